@@ -1,0 +1,237 @@
+"""KVKK/GDPR data-subject rights: erasure (anonymisation that keeps aggregates) and data export.
+
+Erasure rule:
+- the customer row stays (ids, counts and statistics depend on it) but loses every personal field: names
+  become "[silindi]", phone/e-mail/birth date are removed, consents are withdrawn and ``erased_at`` is set;
+- free texts linked to the customer — feedback texts, ticket descriptions, ticket notes, survey comments —
+  are replaced by "[silindi]". They were already masked (cards, T.C. numbers), but masking cannot catch
+  names, addresses or health details typed in free text, so keeping them "masked" would not be erasure;
+- channel identities and conversations are unlinked (the sender ids are pseudonymous but would re-identify);
+- kept: scores, ratings, sentiments, ticket categories/priorities/statuses/timestamps, orders (commercial
+  records with legal retention periods) and the loyalty ledger amounts;
+- an audit entry records who asked and how many records were touched (counts only). Idempotent: a second
+  call changes nothing and reports ``already_erased``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from bot.db.models import (
+    BirthdayCoupon,
+    ChannelIdentity,
+    Conversation,
+    Customer,
+    Feedback,
+    LoyaltyAccount,
+    Order,
+    PointLedgerEntry,
+    Redemption,
+    Reward,
+    SurveyResponse,
+    Ticket,
+    TicketNote,
+)
+from bot.services import audit
+from bot.services.errors import InvalidInput
+from bot.services.tx import transaction, utcnow
+
+ERASED_TEXT = "[silindi]"
+
+
+@dataclass(frozen=True)
+class ErasureReport:
+    customer_id: int
+    already_erased: bool
+    erased_at: datetime
+    feedback_redacted: int
+    tickets_redacted: int
+    ticket_notes_redacted: int
+    survey_comments_redacted: int
+    channel_identities_unlinked: int
+    conversations_unlinked: int
+
+
+def _count(result: Any) -> int:
+    return int(result.rowcount or 0)
+
+
+def erase_customer(customer_id: int, requested_via: str, *, actor: str = "system") -> ErasureReport:
+    """Anonymise the customer's personal data, keep counts/scores/ticket stats; idempotent."""
+    if not requested_via:
+        raise InvalidInput("invalid_source", "say how the erasure was requested (e.g. 'console', 'chat')")
+    now = utcnow()
+    with transaction(write=True) as session:
+        customer = session.get(Customer, customer_id, with_for_update=True)
+        if customer is None:
+            raise InvalidInput("unknown_customer", "no such customer")
+        if customer.erased_at is not None:
+            return ErasureReport(customer_id, True, customer.erased_at, 0, 0, 0, 0, 0, 0)
+        customer.first_name = ERASED_TEXT
+        customer.last_name = ERASED_TEXT
+        customer.phone = None
+        customer.email = None
+        customer.birth_date = None
+        customer.timezone = None
+        for kind in ("checkin", "marketing"):
+            setattr(customer, f"{kind}_consent", False)
+            setattr(customer, f"{kind}_consent_at", now)
+            setattr(customer, f"{kind}_consent_source", "erasure")
+        customer.opted_out_at = customer.opted_out_at or now
+        customer.erased_at = now
+
+        no_sync = {"synchronize_session": False}
+        feedback = session.execute(
+            update(Feedback).where(Feedback.customer_id == customer_id).values(text=ERASED_TEXT),
+            execution_options=no_sync,
+        )
+        ticket_ids = select(Ticket.id).where(Ticket.customer_id == customer_id).scalar_subquery()
+        notes = session.execute(
+            update(TicketNote).where(TicketNote.ticket_id.in_(ticket_ids)).values(body=ERASED_TEXT),
+            execution_options=no_sync,
+        )
+        tickets = session.execute(
+            update(Ticket).where(Ticket.customer_id == customer_id).values(description=ERASED_TEXT),
+            execution_options=no_sync,
+        )
+        comments = session.execute(
+            update(SurveyResponse)
+            .where(SurveyResponse.customer_id == customer_id, SurveyResponse.comment.is_not(None))
+            .values(comment=ERASED_TEXT),
+            execution_options=no_sync,
+        )
+        identities = session.execute(
+            update(ChannelIdentity).where(ChannelIdentity.customer_id == customer_id).values(customer_id=None),
+            execution_options=no_sync,
+        )
+        conversations = session.execute(
+            update(Conversation).where(Conversation.customer_id == customer_id).values(customer_id=None),
+            execution_options=no_sync,
+        )
+        report = ErasureReport(
+            customer_id=customer_id,
+            already_erased=False,
+            erased_at=now,
+            feedback_redacted=_count(feedback),
+            tickets_redacted=_count(tickets),
+            ticket_notes_redacted=_count(notes),
+            survey_comments_redacted=_count(comments),
+            channel_identities_unlinked=_count(identities),
+            conversations_unlinked=_count(conversations),
+        )
+        audit.record_in(
+            session,
+            actor,
+            "privacy.erased",
+            "customer",
+            customer_id,
+            {
+                "requested_via": requested_via,
+                "feedback": report.feedback_redacted,
+                "tickets": report.tickets_redacted,
+                "ticket_notes": report.ticket_notes_redacted,
+                "survey_comments": report.survey_comments_redacted,
+                "channel_identities": report.channel_identities_unlinked,
+                "conversations": report.conversations_unlinked,
+            },
+        )
+        return report
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return str(value)
+    return value
+
+
+def _row(obj: Any, *, exclude: tuple[str, ...] = ()) -> dict[str, Any]:
+    return {
+        column.key: _jsonable(getattr(obj, column.key)) for column in obj.__table__.columns if column.key not in exclude
+    }
+
+
+def export_customer_data(customer_id: int, *, actor: str = "system") -> dict[str, Any]:
+    """Everything stored about the customer, as a JSON-serialisable dict (KVKK art. 11 / GDPR art. 15).
+
+    Internal staff notes on the customer's tickets are included: they are personal data about the customer
+    too. The export itself is audited.
+    """
+    with transaction(write=True) as session:
+        customer = session.get(Customer, customer_id)
+        if customer is None:
+            raise InvalidInput("unknown_customer", "no such customer")
+        data: dict[str, Any] = {
+            "exported_at": utcnow().isoformat(),
+            "customer": _row(customer),
+            "channel_identities": [
+                _row(row, exclude=("identification_failures", "locked_until"))
+                for row in session.scalars(select(ChannelIdentity).where(ChannelIdentity.customer_id == customer_id))
+            ],
+            "conversations": [
+                _row(row)
+                for row in session.scalars(select(Conversation).where(Conversation.customer_id == customer_id))
+            ],
+            "loyalty": _loyalty(session, customer_id),
+            "orders": [
+                _row(row)
+                for row in session.scalars(select(Order).where(Order.customer_id == customer_id).order_by(Order.id))
+            ],
+            "tickets": _tickets(session, customer_id),
+            "feedback": [
+                _row(row, exclude=("idempotency_key",))
+                for row in session.scalars(select(Feedback).where(Feedback.customer_id == customer_id))
+            ],
+            "survey_responses": [
+                _row(row, exclude=("idempotency_key",))
+                for row in session.scalars(select(SurveyResponse).where(SurveyResponse.customer_id == customer_id))
+            ],
+        }
+        audit.record_in(session, actor, "privacy.exported", "customer", customer_id, {})
+        return data
+
+
+def _loyalty(session: Session, customer_id: int) -> dict[str, Any] | None:
+    account = session.scalars(select(LoyaltyAccount).where(LoyaltyAccount.customer_id == customer_id)).one_or_none()
+    redemptions = session.execute(
+        select(Redemption, Reward.code, Reward.name_tr, Reward.name_en)
+        .join(Reward, Reward.id == Redemption.reward_id)
+        .where(Redemption.customer_id == customer_id)
+        .order_by(Redemption.id)
+    ).all()
+    coupons = session.scalars(select(BirthdayCoupon).where(BirthdayCoupon.customer_id == customer_id)).all()
+    if account is None and not redemptions and not coupons:
+        return None
+    return {
+        "account": _row(account) if account else None,
+        "ledger": [
+            _row(entry, exclude=("idempotency_key",))
+            for entry in session.scalars(
+                select(PointLedgerEntry).where(PointLedgerEntry.account_id == account.id).order_by(PointLedgerEntry.id)
+            )
+        ]
+        if account
+        else [],
+        "redemptions": [
+            {**_row(r, exclude=("idempotency_key",)), "reward_code": code, "reward_name_tr": tr, "reward_name_en": en}
+            for r, code, tr, en in redemptions
+        ],
+        "birthday_coupons": [_row(c) for c in coupons],
+    }
+
+
+def _tickets(session: Session, customer_id: int) -> list[dict[str, Any]]:
+    result = []
+    for ticket in session.scalars(select(Ticket).where(Ticket.customer_id == customer_id).order_by(Ticket.id)):
+        item = _row(ticket, exclude=("idempotency_key",))
+        item["notes"] = [_row(note) for note in ticket.notes]
+        item["events"] = [_row(event) for event in ticket.events]
+        result.append(item)
+    return result

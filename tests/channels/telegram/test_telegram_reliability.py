@@ -1,0 +1,285 @@
+"""Exactly-once, in-order delivery when things go wrong: duplicates, flood control, Rasa or Telegram down,
+restarts, blocked users and human takeover."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from typing import Any
+
+import pytest
+
+from bot.services import reachability
+from tests.channels.telegram.conftest import FAST, journal_rows
+from tests.fakes.rasa_stub import RasaRequest, RasaStub
+from tests.fakes.telegram_api import FakeTelegramAPI
+
+NOTICE_TR = "Bir saniye, hemen dönüyorum 🙏"
+
+# PTB itself reads RetryAfter.retry_after when building a 429 error (a deprecation notice of PTB 22).
+pytestmark = pytest.mark.filterwarnings("ignore:.*retry_after.*:telegram.warnings.PTBDeprecationWarning")
+
+
+def _replied() -> bool:
+    rows = journal_rows()
+    return bool(rows) and all(r.status in ("replied", "failed") for r in rows)
+
+
+async def test_duplicate_deliveries_are_handled_once(
+    start_connector: Any, telegram_api: FakeTelegramAPI, rasa: RasaStub
+) -> None:
+    user = telegram_api.user(6001, "Ayşe", "tr")
+    await start_connector()
+    update = telegram_api.enqueue_text(user, "siparişim nerede")
+    telegram_api.redeliver(update)
+    telegram_api.redeliver(update)
+    await telegram_api.wait_for_messages(6001, 1)
+    await telegram_api.wait_for(_replied, message="journal done")
+    # Telegram delivers it once more, long after it was answered.
+    telegram_api.redeliver(update)
+    await telegram_api.wait_for(lambda: not telegram_api.pending_updates, message="redelivery fetched")
+    await asyncio.sleep(0.5)
+    assert telegram_api.texts(6001) == ["echo: siparişim nerede"]
+    assert rasa.messages_from("tg-6001") == ["siparişim nerede"]
+    assert [r.update_id for r in journal_rows()] == [update["update_id"]]
+
+
+async def test_flood_control_storm_delivers_everything_once_in_order_honouring_retry_after(
+    start_connector: Any, telegram_api: FakeTelegramAPI, rasa: RasaStub
+) -> None:
+    users = [telegram_api.user(6100 + i, f"U{i}", "tr") for i in range(3)]
+    await start_connector()
+    telegram_api.fail_next(4, status=429, retry_after=1, methods={"sendMessage"})
+    for round_ in range(3):
+        for user in users:
+            telegram_api.enqueue_text(user, f"mesaj {round_} from {user['id']}")
+    for user in users:
+        await telegram_api.wait_for_messages(user["id"], 3, timeout=30)
+    await telegram_api.wait_for(_replied, timeout=10, message="journal done")
+    await asyncio.sleep(0.3)
+    for user in users:
+        assert telegram_api.texts(user["id"]) == [f"echo: mesaj {r} from {user['id']}" for r in range(3)]
+        assert rasa.messages_from(f"tg-{user['id']}") == [f"mesaj {r} from {user['id']}" for r in range(3)]
+    throttled = [c for c in telegram_api.calls if c.status == 429]
+    assert len(throttled) == 4
+    # After a 429 with retry_after=1, nothing rate-limited was sent for a second (calls already under way
+    # when the 429 was answered, within 0.15 s on a busy test loop, left before the bot knew).
+    limited = [c for c in telegram_api.calls if c.method != "getUpdates"]
+    for denial in throttled:
+        too_early = [c for c in limited if denial.answered_at + 0.15 < c.at < denial.answered_at + 0.98]
+        assert too_early == [], f"{[(c.method, c.at - denial.answered_at) for c in too_early]}"
+
+
+async def test_rasa_down_gets_one_polite_notice_then_everything_is_delivered_in_order(
+    start_connector: Any, telegram_api: FakeTelegramAPI, rasa: RasaStub
+) -> None:
+    user = telegram_api.user(6201, "Ayşe", "tr")
+    rasa.fail_until_recovered(503)
+    await start_connector()
+    telegram_api.enqueue_text(user, "birinci")
+    await telegram_api.wait_for_messages(6201, 1)
+    telegram_api.enqueue_text(user, "ikinci")
+    await telegram_api.wait_for(lambda: rasa.attempts >= 4, message="several retries")
+    assert telegram_api.texts(6201) == [NOTICE_TR]
+    # Later messages of the chat wait behind the first: Rasa never saw "ikinci" before "birinci".
+    assert rasa.requests == []
+    rasa.recover()
+    await telegram_api.wait_for_messages(6201, 3, timeout=10)
+    await telegram_api.wait_for(_replied, message="journal done")
+    assert telegram_api.texts(6201) == [NOTICE_TR, "echo: birinci", "echo: ikinci"]
+    assert rasa.messages_from("tg-6201") == ["birinci", "ikinci"]
+    first = journal_rows()[0]
+    assert first.attempts >= 3 and first.wait_notice_sent
+
+
+async def test_rasa_unreachable_then_back_on_the_same_port(
+    start_connector: Any, telegram_api: FakeTelegramAPI, rasa: RasaStub
+) -> None:
+    user = telegram_api.user(6202, "John", "en")
+    await start_connector()
+    await rasa.go_down()
+    telegram_api.enqueue_text(user, "hello")
+    [notice] = await telegram_api.wait_for_messages(6202, 1)
+    assert notice.text == "One moment please, I'll be right back 🙏"
+    await asyncio.sleep(0.6)  # a few failed retries (connection refused)
+    await rasa.come_back()
+    await telegram_api.wait_for_messages(6202, 2, timeout=10)
+    assert telegram_api.texts(6202) == [notice.text, "echo: hello"]
+
+
+async def test_rasa_timeout_is_retried_and_the_customer_gets_one_answer(
+    start_connector: Any, telegram_api: FakeTelegramAPI, rasa: RasaStub
+) -> None:
+    user = telegram_api.user(6203, "Ayşe", "tr")
+    rasa.delay = 2.0
+    await start_connector(rasa_request_timeout_s=0.4)
+    telegram_api.enqueue_text(user, "puanım")
+    await telegram_api.wait_for_messages(6203, 1)
+    rasa.delay = 0.0
+    await telegram_api.wait_for_messages(6203, 2, timeout=10)
+    await telegram_api.wait_for(_replied, message="journal done")
+    await asyncio.sleep(2.2)  # let the timed-out request finish inside "Rasa"
+    assert telegram_api.texts(6203) == [NOTICE_TR, "echo: puanım"]
+
+
+async def test_restart_in_the_middle_resumes_pending_updates_without_repeating_any(
+    start_connector: Any, telegram_api: FakeTelegramAPI, rasa: RasaStub
+) -> None:
+    users = [telegram_api.user(6300 + i, f"U{i}", "tr") for i in range(2)]
+    rasa.delay = 0.3
+    first = await start_connector()
+    for round_ in range(3):
+        for user in users:
+            telegram_api.enqueue_text(user, f"m{round_}")
+    await telegram_api.wait_for(lambda: sum(len(telegram_api.sent(u["id"])) for u in users) >= 2, message="2 replies")
+    await first.stop()
+    pending = [r for r in journal_rows() if r.status in ("received", "forwarded")]
+    assert pending, "the restart should happen with work left over"
+    assert all(r.lease_owner is None for r in journal_rows())  # claims were given back
+
+    await start_connector()
+    for user in users:
+        await telegram_api.wait_for_messages(user["id"], 3, timeout=15)
+    await telegram_api.wait_for(_replied, message="journal done")
+    await asyncio.sleep(0.3)
+    for user in users:
+        assert telegram_api.texts(user["id"]) == ["echo: m0", "echo: m1", "echo: m2"]
+        assert rasa.messages_from(f"tg-{user['id']}") == ["m0", "m1", "m2"]
+    assert len(journal_rows()) == 6
+
+
+async def test_hard_stop_during_a_rasa_call_still_answers_once(
+    start_connector: Any, telegram_api: FakeTelegramAPI, rasa: RasaStub
+) -> None:
+    user = telegram_api.user(6304, "Ayşe", "tr")
+    rasa.delay = 1.0
+    first = await start_connector(options=dataclasses.replace(FAST, shutdown_grace_s=0.0))
+    telegram_api.enqueue_text(user, "iade")
+    await telegram_api.wait_for(lambda: rasa.attempts == 1, message="request in flight")
+    await first.stop()
+    [row] = journal_rows()
+    assert row.status == "received"
+    rasa.delay = 0.0
+    await start_connector()
+    await telegram_api.wait_for_messages(6304, 1)
+    await telegram_api.wait_for(_replied, message="journal done")
+    await asyncio.sleep(1.2)
+    assert telegram_api.texts(6304) == ["echo: iade"]
+
+
+async def test_answer_interrupted_by_telegram_outage_resumes_at_the_missing_part(
+    start_connector: Any, telegram_api: FakeTelegramAPI, rasa: RasaStub
+) -> None:
+    rasa.script = lambda request: [{"text": "bir"}, {"text": "iki"}, {"text": "üç"}]
+    user = telegram_api.user(6401, "Ayşe", "tr")
+    # The first part goes through; the next 5 sends fail (more than the sender's 3 quick attempts).
+    telegram_api.fail_next(5, status=500, methods={"sendMessage"}, after=1)
+    await start_connector()
+    telegram_api.enqueue_text(user, "say")
+    await telegram_api.wait_for_messages(6401, 3, timeout=15)
+    await telegram_api.wait_for(_replied, message="journal done")
+    assert telegram_api.texts(6401) == ["bir", "iki", "üç"]
+    assert rasa.messages_from("tg-6401") == ["say"]  # the retry did not ask Rasa again
+    [row] = journal_rows()
+    assert row.attempts >= 1 and row.status == "replied"
+    assert len([c for c in telegram_api.calls_of("sendMessage", 6401) if c.status == 500]) == 5
+
+
+async def test_blocked_bot_marks_the_chat_unreachable_and_is_not_retried(
+    start_connector: Any, telegram_api: FakeTelegramAPI, rasa: RasaStub
+) -> None:
+    user = telegram_api.user(6501, "Ayşe", "tr")
+    telegram_api.block_chat(6501)
+    await start_connector()
+    telegram_api.enqueue_text(user, "merhaba")
+    await telegram_api.wait_for(_replied, message="journal closed")
+    [row] = journal_rows()
+    assert row.status == "failed" and row.last_error == "recipient_unreachable:blocked"
+    assert row.payload is None
+    assert not reachability.is_reachable("telegram", "tg-6501")
+    await asyncio.sleep(0.6)
+    assert len(telegram_api.calls_of("sendMessage", 6501)) == 1
+    assert rasa.messages_from("tg-6501") == ["merhaba"]  # the transcript still has it
+
+    # The customer unblocks and writes again: reachable again, answered normally.
+    telegram_api.unblock_chat(6501)
+    telegram_api.enqueue_text(user, "tekrar merhaba")
+    await telegram_api.wait_for_messages(6501, 1)
+    assert telegram_api.texts(6501) == ["echo: tekrar merhaba"]
+    assert reachability.is_reachable("telegram", "tg-6501")
+
+
+async def test_block_and_unblock_events_update_reachability(
+    start_connector: Any, telegram_api: FakeTelegramAPI, rasa: RasaStub
+) -> None:
+    user = telegram_api.user(6502, "Ayşe", "tr")
+    await start_connector()
+    telegram_api.enqueue_my_chat_member(user, "kicked")
+    await telegram_api.wait_for(lambda: not reachability.is_reachable("telegram", "tg-6502"), message="unreachable")
+    telegram_api.enqueue_my_chat_member(user, "member")
+    await telegram_api.wait_for(lambda: reachability.is_reachable("telegram", "tg-6502"), message="reachable")
+    assert rasa.requests == []
+
+
+async def test_chats_are_concurrent_but_each_chat_stays_in_order(
+    start_connector: Any, telegram_api: FakeTelegramAPI, rasa: RasaStub
+) -> None:
+    async def script(request: RasaRequest) -> list[dict[str, Any]]:
+        if request.sender == "tg-6601":
+            await asyncio.sleep(0.4)
+        return [{"text": f"echo: {request.message}"}]
+
+    rasa.script = script
+    slow = telegram_api.user(6601, "Slow", "tr")
+    fast = telegram_api.user(6602, "Fast", "tr")
+    await start_connector()
+    for text in ("a1", "a2", "a3"):
+        telegram_api.enqueue_text(slow, text)
+    telegram_api.enqueue_text(fast, "b1")
+    await telegram_api.wait_for_messages(6602, 1)
+    # The fast chat did not wait for the slow one.
+    assert len(telegram_api.sent(6601)) < 3
+    await telegram_api.wait_for_messages(6601, 3, timeout=10)
+    assert telegram_api.texts(6601) == ["echo: a1", "echo: a2", "echo: a3"]
+    # Rasa saw the slow chat's messages one after another, never overlapping.
+    slow_requests = [r for r in rasa.requests if r.sender == "tg-6601"]
+    assert [r.message for r in slow_requests] == ["a1", "a2", "a3"]
+    assert all(b.at - a.at >= 0.35 for a, b in zip(slow_requests, slow_requests[1:], strict=False))
+
+
+async def test_held_conversation_reaches_rasa_but_the_bot_stays_silent(
+    start_connector: Any, telegram_api: FakeTelegramAPI, rasa: RasaStub
+) -> None:
+    from bot.services import handover, staff
+
+    agent = staff.create_user("agent@example.com", "a-long-enough-passphrase", "agent")
+    user = telegram_api.user(6701, "Ayşe", "tr")
+    handover.take("tg-6701", agent.id)
+    await start_connector()
+    telegram_api.enqueue_text(user, "bir temsilciyle konuşuyorum")
+    await telegram_api.wait_for(_replied, message="journal done")
+    assert rasa.messages_from("tg-6701") == ["bir temsilciyle konuşuyorum"]
+    await asyncio.sleep(0.3)
+    assert telegram_api.sent(6701) == []
+    assert telegram_api.calls_of("sendChatAction", 6701) == []
+
+    handover.release("tg-6701", agent.id)
+    telegram_api.enqueue_text(user, "teşekkürler")
+    await telegram_api.wait_for_messages(6701, 1)
+    assert telegram_api.texts(6701) == ["echo: teşekkürler"]
+
+
+async def test_group_chats_and_edits_are_not_handled(
+    start_connector: Any, telegram_api: FakeTelegramAPI, rasa: RasaStub
+) -> None:
+    user = telegram_api.user(6801, "Ayşe", "tr")
+    await start_connector()
+    group_message = {"message_id": 1, "date": 0, "text": "puanım ne", "from": user,
+                     "chat": {"id": -100123, "type": "supergroup", "title": "Ailem"}}
+    telegram_api._enqueue({"message": group_message})
+    telegram_api._enqueue({"edited_message": {**group_message, "chat": {"id": 6801, "type": "private",
+                                                                         "first_name": "Ayşe"}}})
+    telegram_api.enqueue_text(user, "son")
+    await telegram_api.wait_for_messages(6801, 1)
+    assert rasa.requests and [r.message for r in rasa.requests] == ["son"]
+    assert len(journal_rows()) == 1

@@ -1,0 +1,155 @@
+"""Shared fixtures: every data-touching test runs on SQLite and on PostgreSQL.
+
+PostgreSQL is a real server (127.0.0.1:5432 by default, `MEMNUN_TEST_PG_URL` to change). Each test session
+creates one uniquely named database per backend and drops it at the end, so runs never see each other's rows.
+When PostgreSQL is unreachable the PostgreSQL half is skipped locally, but fails under CI (CI=true), where the
+production profile is required.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+PG_ADMIN_URL = os.environ.get("MEMNUN_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+REDIS_TEST_URL = os.environ.get("MEMNUN_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+RABBITMQ_TEST_URL = os.environ.get("MEMNUN_TEST_RABBITMQ_URL", "amqp://guest:guest@127.0.0.1:5672/")
+IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+BACKENDS = [b.strip() for b in os.environ.get("MEMNUN_TEST_BACKENDS", "sqlite,postgresql").split(",") if b.strip()]
+
+
+def _service_missing(what: str, error: Exception) -> None:
+    message = f"{what} is not reachable ({type(error).__name__}: {error})"
+    if IN_CI:
+        pytest.fail(message + " - CI requires it", pytrace=False)
+    pytest.skip(message)
+
+
+class _PostgresDatabases:
+    """Creates throw-away databases on the real PostgreSQL server, dropped at session end."""
+
+    def __init__(self) -> None:
+        self.created: list[str] = []
+
+    def create(self, prefix: str = "memnun_test") -> str:
+        name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+        admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+        try:
+            with admin.connect() as conn:
+                conn.execute(text(f'CREATE DATABASE "{name}"'))
+        finally:
+            admin.dispose()
+        self.created.append(name)
+        return make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+
+    def drop_all(self) -> None:
+        if not self.created:
+            return
+        admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+        try:
+            with admin.connect() as conn:
+                for name in self.created:
+                    conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        finally:
+            admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def pg_databases() -> Iterator[_PostgresDatabases]:
+    dbs = _PostgresDatabases()
+    yield dbs
+    dbs.drop_all()
+
+
+@pytest.fixture(scope="session")
+def postgres_available() -> bool:
+    try:
+        engine = create_engine(PG_ADMIN_URL)
+        with engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+        engine.dispose()
+    except Exception as exc:  # noqa: BLE001 - any failure means "not reachable"
+        _service_missing("PostgreSQL at " + make_url(PG_ADMIN_URL).render_as_string(hide_password=True), exc)
+    return True
+
+
+@pytest.fixture(params=BACKENDS)
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A fresh, empty database URL: a temp SQLite file, or a new PostgreSQL database."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'memnun-test.db'}"
+    request.getfixturevalue("postgres_available")
+    return request.getfixturevalue("pg_databases").create()
+
+
+def apply_migrations(url: str) -> None:
+    """Run `alembic upgrade head` programmatically against ``url``."""
+    from alembic import command
+    from alembic.config import Config
+
+    root = Path(__file__).resolve().parent.parent
+    cfg = Config(str(root / "alembic.ini"))
+    cfg.set_main_option("script_location", str(root / "bot" / "db" / "migrations"))
+    cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    command.upgrade(cfg, "head")
+
+
+@pytest.fixture
+def configured_env(db_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """Point the settings (and any cached engine) at ``db_url`` for the duration of a test."""
+    from bot.settings import get_settings
+
+    monkeypatch.setenv("DATABASE_URL", db_url)
+    get_settings.cache_clear()
+    _reset_engine_cache()
+    yield db_url
+    _reset_engine_cache()
+    get_settings.cache_clear()
+
+
+def _reset_engine_cache() -> None:
+    try:
+        from bot.db import session as db_session
+    except ImportError:
+        return
+    reset = getattr(db_session, "reset_engine", None)
+    if reset is not None:
+        reset()
+
+
+@pytest.fixture
+def migrated_db(configured_env: str) -> str:
+    """``db_url`` with every Alembic migration applied and the settings pointing at it."""
+    apply_migrations(configured_env)
+    return configured_env
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    try:
+        import redis
+
+        client = redis.Redis.from_url(REDIS_TEST_URL, socket_connect_timeout=2)
+        client.ping()
+        client.close()
+    except Exception as exc:  # noqa: BLE001
+        _service_missing("Redis at " + REDIS_TEST_URL, exc)
+    return REDIS_TEST_URL
+
+
+@pytest.fixture(scope="session")
+def rabbitmq_url() -> str:
+    import socket
+
+    try:
+        with socket.create_connection(("127.0.0.1", 5672), timeout=2):
+            pass
+    except OSError as exc:
+        _service_missing("RabbitMQ at 127.0.0.1:5672", exc)
+    return RABBITMQ_TEST_URL

@@ -1,0 +1,119 @@
+"""Erasure keeps aggregates but no personal data; export returns everything as JSON-able data."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from datetime import date
+
+import pytest
+from sqlalchemy import func, select
+
+from bot.db.models import (
+    AuditLog,
+    ChannelIdentity,
+    Conversation,
+    Customer,
+    Feedback,
+    SurveyResponse,
+    Ticket,
+    TicketNote,
+)
+from bot.db.session import session_scope
+from bot.services import conversations, feedback, identity, loyalty, privacy, surveys, tickets
+from bot.services.errors import InvalidInput
+
+
+@pytest.fixture
+def busy_customer(
+    make_customer: Callable[..., int], make_reward: Callable[..., int], make_order: Callable[..., str]
+) -> int:
+    """A customer with something in every table."""
+    customer_id = make_customer(
+        first_name="Ayşe", last_name="Yılmaz", phone="+905321234567", birth_date=date(1990, 3, 15)
+    )
+    conversations.record_channel("tg-77", "telegram")
+    identity.identify_by_contact("telegram", "tg-77", "+905321234567")
+    loyalty.earn_points(customer_id, 2000, "purchase", "e1")
+    loyalty.redeem_reward(customer_id, make_reward(cost=500), "r1")
+    make_order("SP1000077", customer_id)
+    ticket = tickets.open_ticket(
+        customer_id, "delivery", "Adresim Moda Cad. No 5, kargo gelmedi", "SP1000077", "telegram", "tg-77", "tr", "t1"
+    )
+    tickets.add_note(ticket.ref, "staff", "Müşteri Ayşe Hanım aradı", internal=True)
+    feedback.record_feedback("Ayşe olarak söylüyorum: berbat", None, "telegram", "tg-77", customer_id, "tr", "f1")
+    surveys.record_survey_response("csat", 1, "Kızım hastalandı", customer_id, "tg-77", None, "telegram", "s1")
+    return customer_id
+
+
+def test_export_contains_everything_and_is_json(busy_customer: int) -> None:
+    data = privacy.export_customer_data(busy_customer)
+    text = json.dumps(data, ensure_ascii=False)
+    assert data["customer"]["phone"] == "+905321234567" and data["customer"]["birth_date"] == "1990-03-15"
+    assert [c["external_id"] for c in data["channel_identities"]] == ["tg-77"]
+    assert data["conversations"][0]["sender_id"] == "tg-77"
+    assert data["loyalty"]["account"]["balance"] == 1500
+    assert [e["points"] for e in data["loyalty"]["ledger"]] == [2000, -500]
+    assert data["loyalty"]["redemptions"][0]["reward_name_en"] == "50 TL discount voucher"
+    assert data["orders"][0]["number"] == "SP1000077" and data["orders"][0]["total"] == "249.90"
+    assert len(data["tickets"]) == 2  # complaint + survey recovery
+    assert data["tickets"][0]["notes"][0]["body"] == "Müşteri Ayşe Hanım aradı"
+    assert data["feedback"][0]["sentiment"] == "negative"
+    assert data["survey_responses"][0]["score"] == 1
+    assert "idempotency_key" not in text
+    with pytest.raises(InvalidInput):
+        privacy.export_customer_data(987654)
+
+
+def test_erasure_anonymises_and_keeps_aggregates(busy_customer: int) -> None:
+    report = privacy.erase_customer(busy_customer, "email")
+    assert not report.already_erased
+    assert (
+        report.feedback_redacted,
+        report.tickets_redacted,
+        report.ticket_notes_redacted,
+        report.survey_comments_redacted,
+        report.channel_identities_unlinked,
+        report.conversations_unlinked,
+    ) == (1, 2, 1, 1, 1, 1)
+    with session_scope() as session:
+        customer = session.get(Customer, busy_customer)
+        assert customer is not None
+        assert (customer.first_name, customer.last_name, customer.phone, customer.email, customer.birth_date) == (
+            "[silindi]",
+            "[silindi]",
+            None,
+            None,
+            None,
+        )
+        assert not customer.checkin_consent and not customer.marketing_consent and customer.erased_at is not None
+        assert session.scalars(select(Feedback.text)).all() == ["[silindi]"]
+        assert set(session.scalars(select(Ticket.description))) == {"[silindi]"}
+        assert session.scalars(select(TicketNote.body)).all() == ["[silindi]"]
+        assert session.scalars(select(SurveyResponse.comment)).all() == ["[silindi]"]
+        assert session.scalars(select(ChannelIdentity.customer_id)).all() == [None]
+        assert session.scalars(select(Conversation.customer_id)).all() == [None]
+        # Aggregates survive: scores, sentiments, ticket stats, the ledger.
+        assert session.scalars(select(SurveyResponse.score)).all() == [1]
+        assert session.scalars(select(Feedback.sentiment)).all() == ["negative"]
+        assert session.scalar(select(func.count()).select_from(Ticket).where(Ticket.customer_id == busy_customer)) == 2
+        assert sorted(session.scalars(select(Ticket.priority))) == ["high", "normal"]
+        audit_row = session.scalars(select(AuditLog).where(AuditLog.action == "privacy.erased")).one()
+        assert audit_row.details["requested_via"] == "email" and audit_row.details["tickets"] == 2
+        assert "Ayşe" not in json.dumps(audit_row.details, ensure_ascii=False)
+    assert loyalty.ledger_mismatches() == []
+    again = privacy.erase_customer(busy_customer, "email")
+    assert again.already_erased and again.erased_at == report.erased_at
+    with session_scope() as session:
+        assert (
+            session.scalar(select(func.count()).select_from(AuditLog).where(AuditLog.action == "privacy.erased")) == 1
+        )
+    # The phone is free again: the person may come back as a new customer.
+    assert identity.identify_by_contact("telegram", "tg-77", "+905321234567").status == "unknown"
+    exported = privacy.export_customer_data(busy_customer)
+    assert exported["customer"]["phone"] is None and exported["channel_identities"] == []
+
+
+def test_erase_unknown_customer(migrated_db: str) -> None:
+    with pytest.raises(InvalidInput):
+        privacy.erase_customer(5555, "console")
