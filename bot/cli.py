@@ -82,8 +82,12 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     run = sub.add_parser("run", help="start everything on the configured profile (SQLite by default)")
-    run.add_argument("--telegram", action=argparse.BooleanOptionalAction, default=None,
-                     help="start the Telegram connector (default: when TELEGRAM_TOKEN is set)")
+    run.add_argument(
+        "--telegram",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="start the Telegram connector (default: when TELEGRAM_TOKEN is set)",
+    )
     run.add_argument("--no-train", action="store_true", help="use the newest model in models/ as it is")
     run.add_argument("--no-seed", action="store_true", help="do not create demo data on first start")
     run.set_defaults(func=_cmd_run)
@@ -99,8 +103,9 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate = sub.add_parser("eval", help="NLU cross-validation and third-party evaluation report")
     evaluate.add_argument("--out", default=str(PROJECT_ROOT / "reports" / "eval"))
     evaluate.add_argument("--folds", type=int, default=3)
-    evaluate.add_argument("--per-intent", type=int, default=150,
-                          help="cap of third-party utterances per intent and language")
+    evaluate.add_argument(
+        "--per-intent", type=int, default=150, help="cap of third-party utterances per intent and language"
+    )
     evaluate.add_argument("--skip-cv", action="store_true", help="only the third-party evaluation")
     evaluate.set_defaults(func=_cmd_eval)
 

@@ -153,11 +153,16 @@ def train_model(
     command = [
         str(rasa_executable()),
         "train",
-        "--config", config,
-        "--domain", domain_argument(),
-        "--data", "data",
-        "--out", str(MODELS_DIR),
-        "--fixed-model-name", file_name.removesuffix(".tar.gz"),
+        "--config",
+        config,
+        "--domain",
+        domain_argument(),
+        "--data",
+        "data",
+        "--out",
+        str(MODELS_DIR),
+        "--fixed-model-name",
+        file_name.removesuffix(".tar.gz"),
     ]
     subprocess.run(command, cwd=PROJECT_ROOT, env=engine_environment(settings), check=True)
     shutil.copy2(target, cached)

@@ -42,7 +42,9 @@ def build_third_party_set(per_intent: int) -> list[dict[str, str]]:
         raise FileNotFoundError(f"{script} not found (set MEMNUN_EVAL_DATA)")
     completed = subprocess.run(
         [sys.executable, str(script), "--per-intent", str(per_intent)],
-        capture_output=True, text=True, check=True,
+        capture_output=True,
+        text=True,
+        check=True,
     )
     return [json.loads(line) for line in completed.stdout.splitlines() if line.strip()]
 
@@ -87,9 +89,7 @@ def score(rows: list[tuple[str, str, str]]) -> dict[str, Any]:
     labels = sorted(set(gold))
     accuracy = sum(g == p for g, p in zip(gold, predicted, strict=True)) / len(rows) if rows else 0.0
     macro_f1 = float(f1_score(gold, predicted, labels=labels, average="macro", zero_division=0)) if rows else 0.0
-    precision, recall, f1, support = precision_recall_fscore_support(
-        gold, predicted, labels=labels, zero_division=0
-    )
+    precision, recall, f1, support = precision_recall_fscore_support(gold, predicted, labels=labels, zero_division=0)
     per_intent = {
         label: {
             "precision": round(float(precision[i]), 4),
@@ -110,7 +110,8 @@ def score(rows: list[tuple[str, str, str]]) -> dict[str, Any]:
         "macro_f1": round(macro_f1, 4),
         "fallback_rate": round(sum(p == FALLBACK for p in predicted) / len(rows), 4) if rows else 0.0,
         "out_of_scope_handled": round(sum(p in {"out_of_scope", FALLBACK} for _, p in oos) / len(oos), 4)
-        if oos else None,
+        if oos
+        else None,
         "in_scope_accuracy": round(sum(g == p for g, p in in_scope) / len(in_scope), 4) if in_scope else None,
         "per_intent": per_intent,
     }
@@ -138,8 +139,15 @@ def confusion_png(rows: list[tuple[str, str, str]], path: Path, title: str) -> N
     for i in range(len(labels)):
         for j in range(len(labels)):
             if matrix[i, j]:
-                ax.text(j, i, str(matrix[i, j]), ha="center", va="center", fontsize=7,
-                        color="white" if matrix[i, j] > matrix.max() / 2 else "black")
+                ax.text(
+                    j,
+                    i,
+                    str(matrix[i, j]),
+                    ha="center",
+                    va="center",
+                    fontsize=7,
+                    color="white" if matrix[i, j] > matrix.max() / 2 else "black",
+                )
     fig.colorbar(image, ax=ax, fraction=0.03)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
@@ -169,8 +177,9 @@ def run_evaluation(out_dir: str, folds: int = 3, per_intent: int = 150, skip_cv:
         lang_dir.mkdir()
         nlu_file = lang_dir / "test_set.yml"
         _write_nlu_file(lang_rows, nlu_file)
-        _rasa_test_nlu(["--model", str(model), "--nlu", str(nlu_file), "--out", str(lang_dir), "--successes",
-                        "--no-plot"], env)
+        _rasa_test_nlu(
+            ["--model", str(model), "--nlu", str(nlu_file), "--out", str(lang_dir), "--successes", "--no-plot"], env
+        )
         predictions = _predictions(lang_dir)
         nlu_file.unlink()  # the report keeps our predictions, not a copy of the third-party corpus
         summary["third_party"][lang] = score(predictions)
@@ -180,8 +189,23 @@ def run_evaluation(out_dir: str, folds: int = 3, per_intent: int = 150, skip_cv:
 
     if not skip_cv:
         cv_dir = out / "cross_validation"
-        _rasa_test_nlu(["--nlu", "data", "--config", "config.yml", "--domain", domain_argument(),
-                        "--cross-validation", "--folds", str(folds), "--out", str(cv_dir), "--no-plot"], env)
+        _rasa_test_nlu(
+            [
+                "--nlu",
+                "data",
+                "--config",
+                "config.yml",
+                "--domain",
+                domain_argument(),
+                "--cross-validation",
+                "--folds",
+                str(folds),
+                "--out",
+                str(cv_dir),
+                "--no-plot",
+            ],
+            env,
+        )
         report = cv_dir / "intent_report.json"
         if report.exists():
             data = json.loads(report.read_text())
@@ -202,8 +226,11 @@ def render_markdown(summary: dict[str, Any]) -> str:
     lines = [f"# NLU evaluation ({summary['model']})", ""]
     cv = summary.get("cross_validation")
     if cv:
-        lines += [f"Cross-validation on our data ({cv['folds']} folds): accuracy {cv['accuracy']:.3f}, "
-                  f"macro-F1 {cv['macro_f1']:.3f}", ""]
+        lines += [
+            f"Cross-validation on our data ({cv['folds']} folds): accuracy {cv['accuracy']:.3f}, "
+            f"macro-F1 {cv['macro_f1']:.3f}",
+            "",
+        ]
     for lang, result in summary["third_party"].items():
         lines += [
             f"## Third-party set, {lang.upper()} (n={result['n']})",
@@ -217,7 +244,9 @@ def render_markdown(summary: dict[str, Any]) -> str:
         ]
         for intent, metrics in result["per_intent"].items():
             confusions = ", ".join(f"{name} ({count})" for name, count in metrics["top_confusions"])
-            lines.append(f"| {intent} | {metrics['precision']:.2f} | {metrics['recall']:.2f} | "
-                         f"{metrics['f1']:.2f} | {metrics['support']} | {confusions} |")
+            lines.append(
+                f"| {intent} | {metrics['precision']:.2f} | {metrics['recall']:.2f} | "
+                f"{metrics['f1']:.2f} | {metrics['support']} | {confusions} |"
+            )
         lines.append("")
     return "\n".join(lines)

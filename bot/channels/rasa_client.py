@@ -114,9 +114,7 @@ class RasaClient:
 
     async def append_events(self, sender_id: str, events: list[dict[str, Any]]) -> dict[str, Any]:
         """Append events (e.g. ``{"event": "pause"}``) to a conversation's tracker."""
-        result = await self._request(
-            "POST", self._conversation_url(sender_id, "tracker/events"), json=events
-        )
+        result = await self._request("POST", self._conversation_url(sender_id, "tracker/events"), json=events)
         return dict(result or {})
 
     async def get_tracker(self, sender_id: str, include_events: str = "ALL") -> dict[str, Any]:

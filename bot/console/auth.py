@@ -73,9 +73,7 @@ def sign_session_token(token: str) -> str:
 
 def unsign_session_token(value: str) -> str | None:
     try:
-        token = _serializer("memnun-console-session").loads(
-            value, max_age=int(staff.SESSION_MAX_AGE.total_seconds())
-        )
+        token = _serializer("memnun-console-session").loads(value, max_age=int(staff.SESSION_MAX_AGE.total_seconds()))
     except BadSignature:
         return None
     return token if isinstance(token, str) else None
@@ -250,12 +248,24 @@ def html_error(message: str, status_code: int = 400) -> HTMLResponse:
 
 
 def set_language_cookie(response: Response, lang: str) -> None:
-    response.set_cookie(LANG_COOKIE, lang, max_age=365 * 86400, path=PREFIX, samesite="lax",
-                        secure=get_settings().secure_cookies, httponly=True)
+    response.set_cookie(
+        LANG_COOKIE,
+        lang,
+        max_age=365 * 86400,
+        path=PREFIX,
+        samesite="lax",
+        secure=get_settings().secure_cookies,
+        httponly=True,
+    )
 
 
 def safe_next(target: Any) -> str:
     """Only same-console paths are allowed after login (no open redirect)."""
-    if isinstance(target, str) and target.startswith(PREFIX + "/") and not target.startswith("//") and "\\" not in target:
+    if (
+        isinstance(target, str)
+        and target.startswith(PREFIX + "/")
+        and not target.startswith("//")
+        and "\\" not in target
+    ):
         return target
     return PREFIX + "/"

@@ -58,8 +58,9 @@ class DeliveryResult:
     error_code: str | None = None
 
 
-async def send_text(sender_id: str, text: str, *, source: str, idempotency_key: str,
-                    language: str = "tr") -> DeliveryResult:
+async def send_text(
+    sender_id: str, text: str, *, source: str, idempotency_key: str, language: str = "tr"
+) -> DeliveryResult:
     """Deliver one text message to the customer of ``sender_id`` on their channel."""
     if sender_id.startswith("tg-"):
         return await _send_telegram(sender_id, text, language)

@@ -92,7 +92,10 @@ TEXTS: dict[str, tuple[str, str]] = {
         "Too many failed attempts. Please try again in {minutes} minutes.",
     ),
     "login.logged_out": ("Çıkış yaptınız.", "You have signed out."),
-    "login.session_expired": ("Oturumunuz sona erdi, lütfen tekrar giriş yapın.", "Your session ended; please sign in again."),
+    "login.session_expired": (
+        "Oturumunuz sona erdi, lütfen tekrar giriş yapın.",
+        "Your session ended; please sign in again.",
+    ),
     "password.title": ("Şifre değiştir", "Change password"),
     "password.current": ("Mevcut şifre", "Current password"),
     "password.new": ("Yeni şifre (en az 10 karakter)", "New password (at least 10 characters)"),
@@ -104,7 +107,10 @@ TEXTS: dict[str, tuple[str, str]] = {
     "password.mismatch": ("Yeni şifreler aynı değil.", "The new passwords do not match."),
     "password.wrong_password": ("Mevcut şifre hatalı.", "The current password is wrong."),
     "password.password_too_short": ("Şifre en az 10 karakter olmalı.", "The password needs at least 10 characters."),
-    "password.password_unchanged": ("Yeni şifre eskisiyle aynı olamaz.", "The new password must differ from the old one."),
+    "password.password_unchanged": (
+        "Yeni şifre eskisiyle aynı olamaz.",
+        "The new password must differ from the old one.",
+    ),
     "password.password_too_long": ("Şifre çok uzun.", "The password is too long."),
     # --- conversations -------------------------------------------------------------------------------------
     "conv.title": ("Konuşmalar", "Conversations"),
@@ -203,9 +209,15 @@ TEXTS: dict[str, tuple[str, str]] = {
     "ho.release": ("Asistana geri ver", "Hand back"),
     "ho.reply": ("Müşteriye yaz", "Write to the customer"),
     "ho.send": ("Gönder", "Send"),
-    "ho.held_by_you": ("Bu konuşmayı siz yürütüyorsunuz; asistan sessiz.", "You hold this conversation; the assistant is silent."),
+    "ho.held_by_you": (
+        "Bu konuşmayı siz yürütüyorsunuz; asistan sessiz.",
+        "You hold this conversation; the assistant is silent.",
+    ),
     "ho.held_by": ("{name} bu konuşmayı yürütüyor.", "{name} holds this conversation."),
-    "ho.waiting": ("Müşteri bir temsilci bekliyor ({minutes} dk).", "The customer is waiting for a person ({minutes} min)."),
+    "ho.waiting": (
+        "Müşteri bir temsilci bekliyor ({minutes} dk).",
+        "The customer is waiting for a person ({minutes} min).",
+    ),
     "ho.live_title": ("Canlı destek", "Live support"),
     "ho.waiting_list": ("Bekleyen talepler", "Waiting requests"),
     "ho.active_list": ("Devam eden görüşmeler", "Active takeovers"),
@@ -219,7 +231,10 @@ TEXTS: dict[str, tuple[str, str]] = {
     "ho.reason.complaint": ("Şikayet", "Complaint"),
     "ho.reason.agent_initiated": ("Temsilci başlattı", "Started by an agent"),
     "ho.reason.fallback": ("Asistan anlayamadı", "Assistant did not understand"),
-    "ho.error.already_taken": ("Bu konuşmayı başka bir temsilci devraldı.", "Another agent already took this conversation."),
+    "ho.error.already_taken": (
+        "Bu konuşmayı başka bir temsilci devraldı.",
+        "Another agent already took this conversation.",
+    ),
     "ho.error.held_by_other": ("Konuşma başka bir temsilcide.", "Another agent holds this conversation."),
     "ho.error.not_held": ("Konuşma devralınmamış.", "The conversation is not taken."),
     "ho.error.rasa": (

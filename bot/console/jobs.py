@@ -25,7 +25,11 @@ def sync_summaries_job(time_budget_s: float = 25.0) -> SyncReport:
     if report.events_read:
         log.info(
             "tracker sync: %s events, %s conversations, %s flags in %ss (cursor %s)",
-            report.events_read, report.conversations_touched, report.flags_created, report.seconds, report.cursor,
+            report.events_read,
+            report.conversations_touched,
+            report.flags_created,
+            report.seconds,
+            report.cursor,
         )
     return report
 

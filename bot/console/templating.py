@@ -22,8 +22,9 @@ STATIC_DIR = Path(__file__).resolve().parent / "static"
 
 _env = Environment(
     loader=FileSystemLoader(str(TEMPLATES_DIR)),
-    autoescape=select_autoescape(enabled_extensions=("html", "htm", "xml", "j2"), default=True,
-                                 default_for_string=True),
+    autoescape=select_autoescape(
+        enabled_extensions=("html", "htm", "xml", "j2"), default=True, default_for_string=True
+    ),
     undefined=StrictUndefined,
     trim_blocks=True,
     lstrip_blocks=True,
@@ -75,6 +76,12 @@ def render_to_string(ctx: Ctx, template: str, context: dict[str, Any] | None = N
     return _env.get_template(template).render(data)
 
 
-def render(ctx: Ctx, template: str, context: dict[str, Any] | None = None, *, status_code: int = 200,
-           headers: dict[str, str] | None = None) -> HTMLResponse:
+def render(
+    ctx: Ctx,
+    template: str,
+    context: dict[str, Any] | None = None,
+    *,
+    status_code: int = 200,
+    headers: dict[str, str] | None = None,
+) -> HTMLResponse:
     return HTMLResponse(render_to_string(ctx, template, context), status_code=status_code, headers=headers)

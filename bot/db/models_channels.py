@@ -66,9 +66,7 @@ class TelegramUpdate(Base):
 
     __table_args__ = (
         UniqueConstraint("bot_id", "update_id"),
-        CheckConstraint(
-            "status IN ('received', 'forwarded', 'replied', 'failed')", name="status"
-        ),
+        CheckConstraint("status IN ('received', 'forwarded', 'replied', 'failed')", name="status"),
         # "What is next for this chat?" — the head of a chat's queue.
         Index("ix_telegram_updates_chat_id_status_update_id", "chat_id", "status", "update_id"),
         # "Which chats have work due?" — the retry loop.

@@ -255,7 +255,7 @@ class ReviewFlag(Base):
 
 
 class IntentCorrection(Base):
-    """"This turn's intent was wrong; it should have been X" - exported as Rasa NLU training data."""
+    """ "This turn's intent was wrong; it should have been X" - exported as Rasa NLU training data."""
 
     __tablename__ = "intent_corrections"
 

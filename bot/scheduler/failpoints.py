@@ -5,9 +5,10 @@ sender calls :func:`hit` at every step boundary of the delivery protocol; when t
 point, the ``n``-th hit kills the process with SIGKILL (no cleanup, no ``finally``: like ``kill -9`` or a
 power cut). Unset (always, in production) it is a dictionary lookup and nothing else.
 
-Points: ``claimed``, ``prepared``, ``after_rasa``, ``after_store``, ``before_send`` (part marked in flight,
-channel not called yet), ``after_send`` (channel accepted, receipt not stored), ``after_record``,
-``before_finish``.
+Points: ``claimed``, ``prepared``, ``after_rasa``, ``after_store``, ``before_send`` (part marked in
+flight, channel not called yet), ``after_send`` (channel accepted, receipt not stored), ``after_record``
+(receipt stored; for the last part that also completes the row), ``before_finish`` (a resumed row whose
+parts were all delivered).
 """
 
 from __future__ import annotations

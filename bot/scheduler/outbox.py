@@ -281,12 +281,23 @@ class OutboxSender:
                 )
                 return f"retry:{error.reason}:{state}"
             failpoints.hit("after_send")
-            await self._call(outreach.record_part_delivered, plan.outbox_id, worker, index, str(message_id or ""))
+            # The last receipt completes the row in the same transaction (one commit less per message).
+            state = await self._call(
+                outreach.record_part_delivered,
+                plan.outbox_id,
+                worker,
+                index,
+                str(message_id or ""),
+                finish=index == len(parts) - 1,
+                confirmed=True,
+                expires_at=plan.expires_at,
+            )
             failpoints.hit("after_record")
-        failpoints.hit("before_finish")
-        state = await self._call(
-            outreach.finish_delivery, plan.outbox_id, worker, confirmed=True, expires_at=plan.expires_at
-        )
+        if plan.delivered_parts >= len(parts):  # resumed after the last receipt: only the completion is left
+            failpoints.hit("before_finish")
+            state = await self._call(
+                outreach.finish_delivery, plan.outbox_id, worker, confirmed=True, expires_at=plan.expires_at
+            )
         return f"ok:{state}"
 
     async def _deliver_web(self, plan: SendPlan, messages: Sequence[Mapping[str, Any]]) -> str:
@@ -310,12 +321,15 @@ class OutboxSender:
             await self._call(outreach.fail, plan.outbox_id, worker, f"web_rejected:{error.code}")
             return "failed:web_rejected"
         failpoints.hit("after_send")
-        await self._call(
-            outreach.record_part_delivered, plan.outbox_id, worker, 0, ",".join(str(i) for i in result.ids)
-        )
-        failpoints.hit("before_finish")
         state = await self._call(
-            outreach.finish_delivery, plan.outbox_id, worker, confirmed=False, expires_at=plan.expires_at
+            outreach.record_part_delivered,
+            plan.outbox_id,
+            worker,
+            0,
+            ",".join(str(i) for i in result.ids),
+            finish=True,
+            confirmed=False,
+            expires_at=plan.expires_at,
         )
         return f"ok:{state}"
 
@@ -337,7 +351,8 @@ async def run_sender(options: SenderOptions, stop: asyncio.Event | None = None) 
 
         # A bucket of one refilled every 1/rate s: no initial burst, so no 1-second window exceeds the rate
         # (a bucket of 30 per second would allow ~60 within a second after an idle spell).
-        limiter = PerChatRateLimiter(overall_max_rate=1, overall_time_period=1 / max(options.telegram_rate, 0.1))
+        # 3 % headroom absorbs timer jitter, so a sliding 1-second window never holds rate + 1 messages.
+        limiter = PerChatRateLimiter(overall_max_rate=1, overall_time_period=1.03 / max(options.telegram_rate, 0.1))
         bot = build_bot(settings, rate_limiter=limiter)
         telegram = TelegramSender(bot, owns_bot=True)
     async with RasaClient(settings) as rasa:

@@ -34,6 +34,7 @@ from bot.db.models_console import ConversationIntent, ConversationSummary
 from bot.services.tx import transaction
 from bot.settings import get_settings
 
+CAMPAIGN_SERIES = ("recipients", "sent", "delivered", "responded", "failed")
 CHART_NAMES = (
     "conversations_by_channel",
     "conversations_by_language",
@@ -170,21 +171,24 @@ def outcomes(period: Period) -> Outcomes:
     with transaction() as session:
         in_period = (s.first_event_at >= lo, s.first_event_at < hi)
         total = session.scalar(select(func.count()).select_from(s).where(*in_period)) or 0
-        contained = session.scalar(
-            select(func.count()).select_from(s).where(*in_period, s.has_handover.is_(False))
-        ) or 0
-        deflected = session.scalar(
-            select(func.count()).select_from(s).where(*in_period, s.has_handover.is_(False), s.has_ticket.is_(False))
-        ) or 0
+        contained = (
+            session.scalar(select(func.count()).select_from(s).where(*in_period, s.has_handover.is_(False))) or 0
+        )
+        deflected = (
+            session.scalar(
+                select(func.count())
+                .select_from(s)
+                .where(*in_period, s.has_handover.is_(False), s.has_ticket.is_(False))
+            )
+            or 0
+        )
         tickets = session.execute(
             select(Ticket.status, Ticket.created_at, Ticket.resolved_at).where(
                 Ticket.created_at >= lo, Ticket.created_at < hi
             )
         ).all()
     resolved = [t for t in tickets if t.status in ("resolved", "closed")]
-    hours = [
-        (t.resolved_at - t.created_at).total_seconds() / 3600 for t in resolved if t.resolved_at and t.created_at
-    ]
+    hours = [(t.resolved_at - t.created_at).total_seconds() / 3600 for t in resolved if t.resolved_at and t.created_at]
     return Outcomes(
         conversations=total,
         contained=contained,
@@ -238,8 +242,9 @@ def fallback_rate(period: Period) -> Chart:
     values = tuple(
         round(100 * by_day[d][0] / by_day[d][1], 2) if d in by_day and by_day[d][1] else None for d in period.days
     )
-    return Chart("fallback_rate", "line", tuple(d.isoformat() for d in period.days), (Series("fallback %", values),),
-                 unit="%")
+    return Chart(
+        "fallback_rate", "line", tuple(d.isoformat() for d in period.days), (Series("fallback %", values),), unit="%"
+    )
 
 
 def _survey_rows(kind: str, period: Period) -> dict[date, list[int]]:
@@ -264,8 +269,13 @@ def csat(period: Period) -> Chart:
     )
     mean = tuple(round(statistics.mean(per[d]), 2) if per.get(d) else None for d in period.days)
     answers = tuple(len(per.get(d, [])) for d in period.days)
-    return Chart("csat", "line", tuple(d.isoformat() for d in period.days),
-                 (Series("CSAT %", satisfied), Series("mean", mean), Series("answers", answers)), unit="%")
+    return Chart(
+        "csat",
+        "line",
+        tuple(d.isoformat() for d in period.days),
+        (Series("CSAT %", satisfied), Series("mean", mean), Series("answers", answers)),
+        unit="%",
+    )
 
 
 def nps(period: Period) -> Chart:
@@ -278,8 +288,9 @@ def nps(period: Period) -> Chart:
 
     values = tuple(score(per[d]) if per.get(d) else None for d in period.days)
     answers = tuple(len(per.get(d, [])) for d in period.days)
-    return Chart("nps", "line", tuple(d.isoformat() for d in period.days),
-                 (Series("NPS", values), Series("answers", answers)))
+    return Chart(
+        "nps", "line", tuple(d.isoformat() for d in period.days), (Series("NPS", values), Series("answers", answers))
+    )
 
 
 def tier_distribution() -> Chart:
@@ -329,7 +340,7 @@ def _numeric_fields(result: Any) -> dict[str, int]:
     from dataclasses import asdict, is_dataclass
 
     data = asdict(result) if is_dataclass(result) else dict(result) if isinstance(result, dict) else {}
-    return {k: int(v) for k, v in data.items() if isinstance(v, int) and not isinstance(v, bool) and k != "campaign_id"}
+    return {k: int(data[k]) for k in CAMPAIGN_SERIES if isinstance(data.get(k), int)}
 
 
 def chart(name: str, period: Period) -> Chart:

@@ -187,9 +187,7 @@ def is_held(sender_id: str) -> bool:
     """True while an agent holds the conversation (the assistant must stay silent)."""
     with transaction() as session:
         return bool(
-            session.scalar(
-                select(exists().where(Handover.sender_id == sender_id, Handover.status == "active"))
-            )
+            session.scalar(select(exists().where(Handover.sender_id == sender_id, Handover.status == "active")))
         )
 
 
@@ -385,9 +383,7 @@ def _conversation_language(session, sender_id: str) -> str:  # type: ignore[no-u
     return str(language) if language in ("tr", "en") else get_settings().default_language
 
 
-def expire_stale_handovers(
-    *, now: datetime | None = None, timeout_minutes: int | None = None
-) -> list[ExpiryNotice]:
+def expire_stale_handovers(*, now: datetime | None = None, timeout_minutes: int | None = None) -> list[ExpiryNotice]:
     """Expire waiting requests older than the timeout, opening a ticket for each so a person follows up.
 
     Returns the notices still to be delivered (including those of earlier runs whose delivery failed), so
@@ -397,7 +393,9 @@ def expire_stale_handovers(
     from bot.services import tickets
 
     now = now or utcnow()
-    timeout = timedelta(minutes=timeout_minutes if timeout_minutes is not None else get_settings().handover_timeout_minutes)
+    timeout = timedelta(
+        minutes=timeout_minutes if timeout_minutes is not None else get_settings().handover_timeout_minutes
+    )
     with transaction() as session:
         stale = session.scalars(
             select(Handover.id).where(Handover.status == "waiting", Handover.requested_at <= now - timeout)
@@ -414,7 +412,11 @@ def expire_stale_handovers(
             row = session.get(Handover, handover_id)
             assert row is not None
             sender_id, channel, language, customer_id, reason = (
-                row.sender_id, row.channel, row.language, row.customer_id, row.reason,
+                row.sender_id,
+                row.channel,
+                row.language,
+                row.customer_id,
+                row.reason,
             )
         description = {
             "tr": f"Müşteri canlı destek istedi ({reason}); {int(timeout.total_seconds() // 60)} dakika içinde "

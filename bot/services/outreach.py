@@ -976,8 +976,18 @@ def mark_part_inflight(outbox_id: int, worker_id: str, part: int, *, lease_secon
             raise LeaseLost(f"outbox {outbox_id} is no longer held by this worker")
 
 
-def record_part_delivered(outbox_id: int, worker_id: str, part: int, external_id: str | None) -> None:
-    """Record the channel's receipt (Telegram message id, web inbox id) for part ``part``."""
+def record_part_delivered(
+    outbox_id: int,
+    worker_id: str,
+    part: int,
+    external_id: str | None,
+    *,
+    finish: bool = False,
+    confirmed: bool = True,
+    expires_at: datetime | None = None,
+) -> str:
+    """Record the channel's receipt (Telegram message id, web inbox id) for part ``part``; with ``finish``
+    (the last part) also complete the row in the same transaction (see :func:`finish_delivery`)."""
     now = utcnow()
     with transaction(write=True) as session:
         row = _owned(session, outbox_id, worker_id)
@@ -988,29 +998,36 @@ def record_part_delivered(outbox_id: int, worker_id: str, part: int, external_id
         row.external_ids = [*row.external_ids, external_id or ""]
         row.sent_at = row.sent_at or now
         row.updated_at = now
+        if finish:
+            _complete(row, now, confirmed=confirmed, expires_at=expires_at)
+        return row.state
 
 
 def finish_delivery(outbox_id: int, worker_id: str, *, confirmed: bool, expires_at: datetime | None = None) -> str:
     """All parts handed over: ``delivered`` when the channel confirmed receipt (Telegram), else ``sent``
     (web: delivered once the page acknowledges). Returns the new state."""
     now = utcnow()
-    config = OutreachConfig.load()
     with transaction(write=True) as session:
         row = _owned(session, outbox_id, worker_id)
-        row.sent_at = row.sent_at or now
-        if row.survey_kind or row.occasion == "ticket_followup":
-            row.expires_at = expires_at or row.expires_at or row.sent_at + timedelta(days=config.answer_window_days)
-        if row.responded_at is not None:
-            row.state = "responded"
-        elif confirmed:
-            row.state = "delivered"
-            row.delivered_at = now
-        else:
-            row.state = "sent"
-        row.finished_at = now
-        row.last_error = None
-        _release(row, now)
+        _complete(row, now, confirmed=confirmed, expires_at=expires_at)
         return row.state
+
+
+def _complete(row: OutboxMessage, now: datetime, *, confirmed: bool, expires_at: datetime | None) -> None:
+    row.sent_at = row.sent_at or now
+    if row.survey_kind or row.occasion == "ticket_followup":
+        window = timedelta(days=OutreachConfig.load().answer_window_days)
+        row.expires_at = expires_at or row.expires_at or row.sent_at + window
+    if row.responded_at is not None:
+        row.state = "responded"
+    elif confirmed:
+        row.state = "delivered"
+        row.delivered_at = now
+    else:
+        row.state = "sent"
+    row.finished_at = now
+    row.last_error = None
+    _release(row, now)
 
 
 def retry_later(

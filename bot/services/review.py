@@ -174,9 +174,7 @@ def filter_conditions(session: Any, f: ConversationFilters) -> list[Any]:
     if f.language:
         c.append(s.language == f.language)
     if f.intent:
-        c.append(
-            s.sender_id.in_(select(ConversationIntent.sender_id).where(ConversationIntent.intent == f.intent))
-        )
+        c.append(s.sender_id.in_(select(ConversationIntent.sender_id).where(ConversationIntent.intent == f.intent)))
     if f.has_complaint is not None:
         c.append(s.has_complaint.is_(f.has_complaint))
     if f.problem == "fallback":
@@ -193,8 +191,11 @@ def filter_conditions(session: Any, f: ConversationFilters) -> list[Any]:
         if f.score_min is not None:
             c.append(column >= f.score_min)
     if f.tag:
-        c.append(s.sender_id.in_(select(ConversationTag.sender_id).where(
-            ConversationTag.tag == f.tag.replace("İ", "i").lower())))
+        c.append(
+            s.sender_id.in_(
+                select(ConversationTag.sender_id).where(ConversationTag.tag == f.tag.replace("İ", "i").lower())
+            )
+        )
     if f.reviewed is not None:
         c.append(s.reviewed.is_(f.reviewed))
     if f.has_handover is not None:
@@ -228,31 +229,43 @@ def decode_cursor(cursor: str) -> tuple[Any, str] | None:
     return value, sender_id
 
 
+def conversation_query(session: Any, f: ConversationFilters, *, cursor: str | None = None,
+                       page_size: int = PAGE_SIZE) -> tuple[Any, Any, list[Any]]:
+    """(page statement, sort column, filter conditions) - separate so the benchmark can EXPLAIN it."""
+    sort_col = SORT_COLUMNS.get(f.sort, ConversationSummary.last_event_at)
+    desc = f.direction != "asc"
+    conditions = filter_conditions(session, f)
+    stmt = select(ConversationSummary).where(*conditions)
+    if cursor:
+        decoded = decode_cursor(cursor)
+        if decoded is not None:
+            value, sender_id = decoded
+            key = tuple_(sort_col, ConversationSummary.sender_id)
+            bound = tuple_(literal(value, type_=sort_col.type), literal(sender_id, type_=String(255)))
+            stmt = stmt.where(key < bound if desc else key > bound)
+    order = (sort_col.desc(), ConversationSummary.sender_id.desc()) if desc else (
+        sort_col.asc(), ConversationSummary.sender_id.asc()
+    )
+    return stmt.order_by(*order).limit(page_size + 1), sort_col, conditions
+
+
+def count_query(conditions: list[Any]) -> Any:
+    """How many match, counting at most COUNT_CAP + 1 rows (an exact count of 2 million rows is not worth it)."""
+    sub = select(ConversationSummary.sender_id).where(*conditions).limit(COUNT_CAP + 1).subquery()
+    return select(func.count()).select_from(sub)
+
+
 def list_conversations(
     f: ConversationFilters, *, cursor: str | None = None, page_size: int = PAGE_SIZE, with_total: bool = True
 ) -> ConversationPage:
     """One page of conversations, keyset-paginated on (sort column, sender id)."""
-    sort_col = SORT_COLUMNS.get(f.sort, ConversationSummary.last_event_at)
-    desc = f.direction != "asc"
     with transaction() as session:
-        conditions = filter_conditions(session, f)
-        stmt = select(ConversationSummary).where(*conditions)
-        if cursor:
-            decoded = decode_cursor(cursor)
-            if decoded is not None:
-                value, sender_id = decoded
-                key = tuple_(sort_col, ConversationSummary.sender_id)
-                bound = tuple_(literal(value, type_=sort_col.type), literal(sender_id, type_=String(255)))
-                stmt = stmt.where(key < bound if desc else key > bound)
-        order = (sort_col.desc(), ConversationSummary.sender_id.desc()) if desc else (
-            sort_col.asc(), ConversationSummary.sender_id.asc()
-        )
-        rows = session.scalars(stmt.order_by(*order).limit(page_size + 1)).all()
+        stmt, sort_col, conditions = conversation_query(session, f, cursor=cursor, page_size=page_size)
+        rows = session.scalars(stmt).all()
         total = 0
         capped = False
         if with_total:
-            sub = select(ConversationSummary.sender_id).where(*conditions).limit(COUNT_CAP + 1).subquery()
-            total = session.scalar(select(func.count()).select_from(sub)) or 0
+            total = session.scalar(count_query(conditions)) or 0
             capped = total > COUNT_CAP
             total = min(total, COUNT_CAP)
         next_cursor = None
@@ -267,8 +280,10 @@ def known_intents(limit: int = 300) -> list[str]:
     with transaction() as session:
         return list(
             session.scalars(
-                select(ConversationIntent.intent).group_by(ConversationIntent.intent)
-                .order_by(ConversationIntent.intent).limit(limit)
+                select(ConversationIntent.intent)
+                .group_by(ConversationIntent.intent)
+                .order_by(ConversationIntent.intent)
+                .limit(limit)
             )
         )
 
@@ -276,7 +291,9 @@ def known_intents(limit: int = 300) -> list[str]:
 def known_tags(limit: int = 200) -> list[str]:
     with transaction() as session:
         return list(
-            session.scalars(select(ConversationTag.tag).group_by(ConversationTag.tag).order_by(ConversationTag.tag).limit(limit))
+            session.scalars(
+                select(ConversationTag.tag).group_by(ConversationTag.tag).order_by(ConversationTag.tag).limit(limit)
+            )
         )
 
 
@@ -495,8 +512,13 @@ def transcript_items(
         elif kind == "slot":
             name = str(d.get("name"))
             items.append(
-                TranscriptItem(kind="slot", at=ev.timestamp, event_id=ev.id, name=name,
-                               value=_slot_value(name, d.get("value"), reveal))
+                TranscriptItem(
+                    kind="slot",
+                    at=ev.timestamp,
+                    event_id=ev.id,
+                    name=name,
+                    value=_slot_value(name, d.get("value"), reveal),
+                )
             )
         elif kind in ("active_loop", "form"):
             items.append(TranscriptItem(kind="form", at=ev.timestamp, event_id=ev.id, name=d.get("name")))
@@ -509,8 +531,11 @@ def transcript_items(
             paused = False
             items.append(TranscriptItem(kind="resume", at=ev.timestamp, event_id=ev.id))
         elif kind in ("rewind", "undo", "restart", "action_execution_rejected", "followup"):
-            items.append(TranscriptItem(kind="rewind", at=ev.timestamp, event_id=ev.id, name=kind,
-                                        value=ev.action_name or d.get("name")))
+            items.append(
+                TranscriptItem(
+                    kind="rewind", at=ev.timestamp, event_id=ev.id, name=kind, value=ev.action_name or d.get("name")
+                )
+            )
     return items
 
 
@@ -532,11 +557,14 @@ def load_transcript(sender_id: str, *, reveal: bool = False) -> Transcript:
             )
         ).all()
         surveys = session.scalars(
-            select(SurveyResponse).where(SurveyResponse.conversation_id == sender_id).order_by(SurveyResponse.created_at)
+            select(SurveyResponse)
+            .where(SurveyResponse.conversation_id == sender_id)
+            .order_by(SurveyResponse.created_at)
         ).all()
         survey_items = [
-            TranscriptItem(kind="survey", at=s.created_at, name=s.kind, value=str(s.score), text=s.comment,
-                           status=s.ticket_ref)
+            TranscriptItem(
+                kind="survey", at=s.created_at, name=s.kind, value=str(s.score), text=s.comment, status=s.ticket_ref
+            )
             for s in surveys
         ]
         notes = tuple(
@@ -546,7 +574,9 @@ def load_transcript(sender_id: str, *, reveal: bool = False) -> Transcript:
             )
         )
         tags = tuple(
-            session.scalars(select(ConversationTag.tag).where(ConversationTag.sender_id == sender_id).order_by(ConversationTag.tag))
+            session.scalars(
+                select(ConversationTag.tag).where(ConversationTag.sender_id == sender_id).order_by(ConversationTag.tag)
+            )
         )
     flags: dict[int, list[str]] = {}
     for event_id, reason in flag_rows:
@@ -555,11 +585,17 @@ def load_transcript(sender_id: str, *, reveal: bool = False) -> Transcript:
     items = transcript_items(events, reveal=reveal, flags=flags, corrections=corrections)
     items.extend(survey_items)
     for t in tickets_for_conversation(sender_id):
-        items.append(TranscriptItem(kind="ticket", at=t.created_at, name=t.ref, status=t.status, value=t.priority,
-                                    text=t.category))
+        items.append(
+            TranscriptItem(
+                kind="ticket", at=t.created_at, name=t.ref, status=t.status, value=t.priority, text=t.category
+            )
+        )
     for m in handover_service.agent_messages(sender_id):
-        items.append(TranscriptItem(kind="agent", at=m.created_at, text=m.text, author=m.agent_id,
-                                    status=m.delivery_status, event_id=None))
+        items.append(
+            TranscriptItem(
+                kind="agent", at=m.created_at, text=m.text, author=m.agent_id, status=m.delivery_status, event_id=None
+            )
+        )
     for h in handover_service.history(sender_id):
         items.append(TranscriptItem(kind="handover", at=h.requested_at, name=h.reason, status="requested"))
         if h.taken_at:
@@ -707,7 +743,8 @@ def list_flags(
             select(ReviewFlag, IntentCorrection.corrected_intent)
             .outerjoin(
                 IntentCorrection,
-                (IntentCorrection.sender_id == ReviewFlag.sender_id) & (IntentCorrection.event_id == ReviewFlag.event_id),
+                (IntentCorrection.sender_id == ReviewFlag.sender_id)
+                & (IntentCorrection.event_id == ReviewFlag.event_id),
             )
             .where(*conditions)
             .order_by(ReviewFlag.turn_at.desc(), ReviewFlag.id.desc())
@@ -717,8 +754,20 @@ def list_flags(
         counts = dict(session.execute(select(ReviewFlag.status, func.count()).group_by(ReviewFlag.status)).all())
         return FlagPage(
             rows=tuple(
-                FlagRow(f.id, f.sender_id, f.reason, f.status, f.event_id, f.intent_name, f.confidence, f.text,
-                        f.language, f.channel, f.turn_at, corrected)
+                FlagRow(
+                    f.id,
+                    f.sender_id,
+                    f.reason,
+                    f.status,
+                    f.event_id,
+                    f.intent_name,
+                    f.confidence,
+                    f.text,
+                    f.language,
+                    f.channel,
+                    f.turn_at,
+                    corrected,
+                )
                 for f, corrected in rows
             ),
             total=total,
@@ -754,9 +803,16 @@ def dismiss_low_score(survey_response_id: int, user_id: int) -> None:
             if response is None or not response.conversation_id:
                 raise InvalidInput("unknown_survey_response")
             flag = ReviewFlag(
-                sender_id=response.conversation_id, reason="low_score", ref=f"s{survey_response_id}",
-                status="reviewed", intent_name=f"{response.kind}:{response.score}", text=response.comment,
-                language=response.language, channel=response.channel, turn_at=response.created_at, created_at=now,
+                sender_id=response.conversation_id,
+                reason="low_score",
+                ref=f"s{survey_response_id}",
+                status="reviewed",
+                intent_name=f"{response.kind}:{response.score}",
+                text=response.comment,
+                language=response.language,
+                channel=response.channel,
+                turn_at=response.created_at,
+                created_at=now,
             )
             session.add(flag)
         flag.status = "reviewed"
@@ -786,11 +842,15 @@ def correct_intent(sender_id: str, event_id: int, intent: str, user_id: int) -> 
     predicted, _, underlying = user_turn_details(event.data)
     now = utcnow()
     with transaction(write=True) as session:
-        language = session.scalar(
-            select(ConversationSummary.language).where(ConversationSummary.sender_id == sender_id)
-        ) or _turn_language(event) or "tr"
+        language = (
+            session.scalar(select(ConversationSummary.language).where(ConversationSummary.sender_id == sender_id))
+            or _turn_language(event)
+            or "tr"
+        )
         row = session.scalar(
-            select(IntentCorrection).where(IntentCorrection.sender_id == sender_id, IntentCorrection.event_id == event_id)
+            select(IntentCorrection).where(
+                IntentCorrection.sender_id == sender_id, IntentCorrection.event_id == event_id
+            )
         )
         if row is None:
             row = IntentCorrection(sender_id=sender_id, event_id=event_id, text=text, created_at=now)
@@ -832,13 +892,24 @@ class CorrectionRow:
 
 def list_corrections(*, only_new: bool = False) -> list[CorrectionRow]:
     with transaction() as session:
-        stmt = select(IntentCorrection).order_by(IntentCorrection.corrected_intent, IntentCorrection.language,
-                                                 IntentCorrection.id)
+        stmt = select(IntentCorrection).order_by(
+            IntentCorrection.corrected_intent, IntentCorrection.language, IntentCorrection.id
+        )
         if only_new:
             stmt = stmt.where(IntentCorrection.exported_at.is_(None))
         return [
-            CorrectionRow(r.id, r.sender_id, r.event_id, r.text, r.predicted_intent, r.corrected_intent, r.language,
-                          r.created_by, r.created_at, r.exported_at)
+            CorrectionRow(
+                r.id,
+                r.sender_id,
+                r.event_id,
+                r.text,
+                r.predicted_intent,
+                r.corrected_intent,
+                r.language,
+                r.created_by,
+                r.created_at,
+                r.exported_at,
+            )
             for r in session.scalars(stmt)
         ]
 
@@ -859,7 +930,7 @@ def corrections_nlu_yaml(corrections: Iterable[CorrectionRow]) -> str:
             examples.append(text)
     lang_order = {"tr": 0, "en": 1}
     lines = ['version: "3.1"', "", "nlu:"]
-    for (intent, lang) in sorted(groups, key=lambda k: (k[0], lang_order.get(k[1], 9), k[1])):
+    for intent, lang in sorted(groups, key=lambda k: (k[0], lang_order.get(k[1], 9), k[1])):
         lines.append(f"- intent: {intent}")
         lines.append("  metadata:")
         lines.append(f"    lang: {lang}")
@@ -905,7 +976,7 @@ def _annotated(text: str, entities: list[dict[str, Any]]) -> str:
         if e["start"] < pos or e["end"] > len(text):
             continue
         out.append(text[pos : e["start"]])
-        out.append(f"[{text[e['start']:e['end']]}]({e['entity']})")
+        out.append(f"[{text[e['start'] : e['end']]}]({e['entity']})")
         pos = e["end"]
     out.append(text[pos:])
     return "".join(out)
@@ -967,14 +1038,24 @@ def conversation_json(sender_id: str) -> dict[str, Any]:
         "summary": summary,
         "tags": list(transcript.tags),
         "items": [
-            {k: v for k, v in asdict(item).items() if v not in (None, (), False, [])}
-            for item in transcript.items
+            {k: v for k, v in asdict(item).items() if v not in (None, (), False, [])} for item in transcript.items
         ],
     }
 
 
-CSV_COLUMNS = ("time_utc", "kind", "event_id", "text", "intent", "confidence", "corrected_intent", "name", "value",
-               "status", "flags")
+CSV_COLUMNS = (
+    "time_utc",
+    "kind",
+    "event_id",
+    "text",
+    "intent",
+    "confidence",
+    "corrected_intent",
+    "name",
+    "value",
+    "status",
+    "flags",
+)
 
 
 def conversation_csv(sender_id: str) -> str:
@@ -983,11 +1064,21 @@ def conversation_csv(sender_id: str) -> str:
     writer = csv.writer(buffer)
     writer.writerow(CSV_COLUMNS)
     for i in transcript.items:
-        writer.writerow([
-            i.at.isoformat(), i.kind, i.event_id or "", _csv_safe(i.text), i.intent or "",
-            "" if i.confidence is None else f"{i.confidence:.3f}", i.corrected_intent or "", i.name or "",
-            _csv_safe(i.value), i.status or "", " ".join(i.flags),
-        ])
+        writer.writerow(
+            [
+                i.at.isoformat(),
+                i.kind,
+                i.event_id or "",
+                _csv_safe(i.text),
+                i.intent or "",
+                "" if i.confidence is None else f"{i.confidence:.3f}",
+                i.corrected_intent or "",
+                i.name or "",
+                _csv_safe(i.value),
+                i.status or "",
+                " ".join(i.flags),
+            ]
+        )
     return buffer.getvalue()
 
 
@@ -1018,7 +1109,9 @@ def save_filter(user_id: int, page: str, name: str, query: str) -> SavedFilterIn
     query = query[:2000]
     with transaction(write=True) as session:
         row = session.scalar(
-            select(SavedFilter).where(SavedFilter.user_id == user_id, SavedFilter.page == page, SavedFilter.name == name)
+            select(SavedFilter).where(
+                SavedFilter.user_id == user_id, SavedFilter.page == page, SavedFilter.name == name
+            )
         )
         if row is None:
             row = SavedFilter(user_id=user_id, page=page, name=name, query=query, created_at=utcnow())
@@ -1037,7 +1130,9 @@ def saved_filters(user_id: int, page: str) -> list[SavedFilterInfo]:
         return [
             SavedFilterInfo(r.id, r.page, r.name, r.query)
             for r in session.scalars(
-                select(SavedFilter).where(SavedFilter.user_id == user_id, SavedFilter.page == page).order_by(SavedFilter.name)
+                select(SavedFilter)
+                .where(SavedFilter.user_id == user_id, SavedFilter.page == page)
+                .order_by(SavedFilter.name)
             )
         ]
 
@@ -1045,4 +1140,3 @@ def saved_filters(user_id: int, page: str) -> list[SavedFilterInfo]:
 def delete_saved_filter(user_id: int, filter_id: int) -> None:
     with transaction(write=True) as session:
         session.execute(delete(SavedFilter).where(SavedFilter.id == filter_id, SavedFilter.user_id == user_id))
-

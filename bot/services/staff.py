@@ -37,7 +37,6 @@ _TOUCH_EVERY = timedelta(minutes=1)
 MIN_PASSWORD_LENGTH = 10
 
 
-
 def production_hasher() -> PasswordHasher:
     """argon2id with RFC 9106's second recommended parameters (3 passes, 64 MiB, 4 lanes), pinned here
     rather than left to library defaults so an upgrade cannot silently weaken them."""
@@ -172,9 +171,12 @@ def display_names(user_ids: set[int]) -> dict[int, str]:
 
 def count_admins() -> int:
     with transaction() as session:
-        return session.scalar(
-            select(func.count()).select_from(StaffUser).where(StaffUser.role == "admin", StaffUser.is_active)
-        ) or 0
+        return (
+            session.scalar(
+                select(func.count()).select_from(StaffUser).where(StaffUser.role == "admin", StaffUser.is_active)
+            )
+            or 0
+        )
 
 
 def update_user(user_id: int, *, role: str | None = None, is_active: bool | None = None) -> StaffAccount:
@@ -183,8 +185,8 @@ def update_user(user_id: int, *, role: str | None = None, is_active: bool | None
         row = session.get(StaffUser, user_id)
         if row is None:
             raise InvalidInput("unknown_user")
-        demotes_admin = row.role == "admin" and row.is_active and (
-            (role is not None and role != "admin") or is_active is False
+        demotes_admin = (
+            row.role == "admin" and row.is_active and ((role is not None and role != "admin") or is_active is False)
         )
         if demotes_admin:
             admins = session.scalar(
@@ -262,11 +264,14 @@ def login(email: str, password: str, ip: str, *, user_agent: str | None = None) 
             )
             .order_by(LoginAttempt.attempted_at)
         ).all()
-        failures_ip = session.scalar(
-            select(func.count())
-            .select_from(LoginAttempt)
-            .where(LoginAttempt.ip == ip, LoginAttempt.succeeded.is_(False), LoginAttempt.attempted_at >= since)
-        ) or 0
+        failures_ip = (
+            session.scalar(
+                select(func.count())
+                .select_from(LoginAttempt)
+                .where(LoginAttempt.ip == ip, LoginAttempt.succeeded.is_(False), LoginAttempt.attempted_at >= since)
+            )
+            or 0
+        )
         if len(failures_account) >= MAX_FAILURES_PER_ACCOUNT_IP or failures_ip >= MAX_FAILURES_PER_IP:
             oldest = failures_account[0] if len(failures_account) >= MAX_FAILURES_PER_ACCOUNT_IP else since
             retry = max(1, int((oldest + FAILURE_WINDOW - now).total_seconds()))
@@ -313,8 +318,9 @@ def resolve_session(token: str, *, now: datetime | None = None) -> SessionInfo |
         sess, user = row
         if not user.is_active or sess.expires_at <= now or sess.last_seen_at + SESSION_IDLE_TIMEOUT <= now:
             return None
-        info = SessionInfo(session_id=sess.id, user=_account(user), csrf_token=sess.csrf_token,
-                           expires_at=sess.expires_at)
+        info = SessionInfo(
+            session_id=sess.id, user=_account(user), csrf_token=sess.csrf_token, expires_at=sess.expires_at
+        )
         stale = sess.last_seen_at + _TOUCH_EVERY <= now
     if stale:
         with transaction(write=True) as session:
@@ -346,8 +352,13 @@ class AuditEntry:
 
 
 def audit_entries(
-    *, actor: str | None = None, entity: str | None = None, entity_id: str | None = None,
-    action_prefix: str | None = None, before_id: int | None = None, limit: int = 100,
+    *,
+    actor: str | None = None,
+    entity: str | None = None,
+    entity_id: str | None = None,
+    action_prefix: str | None = None,
+    before_id: int | None = None,
+    limit: int = 100,
 ) -> list[AuditEntry]:
     """The audit trail, newest first (keyset on id), for the admin's audit page."""
     from bot.db.models import AuditLog

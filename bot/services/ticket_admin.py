@@ -5,8 +5,8 @@ a ticket. Every change writes a ``ticket_events`` row (who, field, old, new, whe
 ticket's history in the console and the source of SLA numbers.
 
 Resolving sets ``tickets.resolved_at``: the scheduler's automatic scan picks that up and, after its delay,
-asks the customer "was it resolved?" - nothing else has to be armed. Re-opening clears ``resolved_at`` so
-the next resolution arms a new check-in.
+asks the customer "was it resolved?" - nothing else has to be armed (the scheduler sends that follow-up at
+most once per ticket). Re-opening clears ``resolved_at``: a re-opened ticket is not resolved any more.
 """
 
 from __future__ import annotations
@@ -192,17 +192,21 @@ def tickets_for_conversation(sender_id: str) -> list[TicketRow]:
 
 def open_ticket_count(customer_id: int) -> int:
     with transaction() as session:
-        return session.scalar(
-            select(func.count())
-            .select_from(Ticket)
-            .where(Ticket.customer_id == customer_id, Ticket.status.in_(("open", "in_progress")))
-        ) or 0
+        return (
+            session.scalar(
+                select(func.count())
+                .select_from(Ticket)
+                .where(Ticket.customer_id == customer_id, Ticket.status.in_(("open", "in_progress")))
+            )
+            or 0
+        )
 
 
 def _event(session, ticket: Ticket, actor: str, field: str, old: str | None, new: str | None) -> None:  # type: ignore[no-untyped-def]
     session.add(
-        TicketEvent(ticket_id=ticket.id, actor=actor[:64], field=field, old_value=old, new_value=new,
-                    created_at=utcnow())
+        TicketEvent(
+            ticket_id=ticket.id, actor=actor[:64], field=field, old_value=old, new_value=new, created_at=utcnow()
+        )
     )
 
 
@@ -239,8 +243,9 @@ def add_note(ref: str, author: str, body: str, *, internal: bool = True) -> Tick
     now = utcnow()
     with transaction(write=True) as session:
         ticket = _get(session, ref)
-        note = TicketNote(ticket_id=ticket.id, author=author[:64], body=mask_text(body), internal=internal,
-                          created_at=now)
+        note = TicketNote(
+            ticket_id=ticket.id, author=author[:64], body=mask_text(body), internal=internal, created_at=now
+        )
         session.add(note)
         if not internal and ticket.first_response_at is None:
             ticket.first_response_at = now
@@ -302,7 +307,9 @@ def customer_contact_sender(ticket_ref: str) -> tuple[str | None, str]:
         language = ticket.language if ticket.language in ("tr", "en") else "tr"
         identity = None
         if ticket.conversation_id:
-            identity = session.scalar(select(ChannelIdentity).where(ChannelIdentity.external_id == ticket.conversation_id))
+            identity = session.scalar(
+                select(ChannelIdentity).where(ChannelIdentity.external_id == ticket.conversation_id)
+            )
             if identity is None and ticket.conversation_id.startswith(("tg-", "web-")):
                 return ticket.conversation_id, language
         if identity is None and ticket.customer_id is not None:

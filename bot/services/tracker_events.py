@@ -417,9 +417,7 @@ def sync_summaries(
             rows = conn.execute(
                 select(*_ROW_COLUMNS).where(events_table.c.id > cursor).order_by(events_table.c.id).limit(batch_size)
             ).all()
-            late = (
-                conn.execute(select(*_ROW_COLUMNS).where(events_table.c.id.in_(gap_ids))).all() if gap_ids else []
-            )
+            late = conn.execute(select(*_ROW_COLUMNS).where(events_table.c.id.in_(gap_ids))).all() if gap_ids else []
         if not rows and not late:
             # Still expire old gaps so the list does not grow for ever.
             _store_gaps_only(cursor, gaps, now_epoch)
@@ -519,7 +517,13 @@ def _apply(deltas: dict[str, _Delta], old_cursor: int, new_cursor: int, gaps: li
                 if info is None and event_id in earlier:
                     ev = earlier[event_id]
                     intent, confidence, underlying = user_turn_details(ev.data)
-                    info = (mask_text(ev.data.get("text") or ""), underlying or intent, confidence, ev.timestamp, language)
+                    info = (
+                        mask_text(ev.data.get("text") or ""),
+                        underlying or intent,
+                        confidence,
+                        ev.timestamp,
+                        language,
+                    )
                 if info is None:
                     continue
                 text, intent, confidence, at, turn_language = info
@@ -631,8 +635,9 @@ def _refresh_from_our_tables(session: Session, senders: Sequence[str]) -> None:
         conv = {
             r.sender_id: r
             for r in session.execute(
-                select(Conversation.sender_id, Conversation.channel, Conversation.customer_id, Conversation.language)
-                .where(Conversation.sender_id.in_(chunk))
+                select(
+                    Conversation.sender_id, Conversation.channel, Conversation.customer_id, Conversation.language
+                ).where(Conversation.sender_id.in_(chunk))
             )
         }
         tickets = {
@@ -662,7 +667,9 @@ def _refresh_from_our_tables(session: Session, senders: Sequence[str]) -> None:
             .subquery()
         )
         scores: dict[str, dict[str, int]] = {}
-        for r in session.execute(select(latest.c.conversation_id, latest.c.kind, latest.c.score).where(latest.c.rank == 1)):
+        for r in session.execute(
+            select(latest.c.conversation_id, latest.c.kind, latest.c.score).where(latest.c.rank == 1)
+        ):
             scores.setdefault(r.conversation_id, {})[r.kind] = r.score
         handovers = set(session.scalars(select(Handover.sender_id).where(Handover.sender_id.in_(chunk)).distinct()))
         for summary in session.scalars(select(ConversationSummary).where(ConversationSummary.sender_id.in_(chunk))):
@@ -693,24 +700,32 @@ def refresh_domain_flags(*, now: datetime | None = None, overlap: timedelta = ti
     with transaction(write=True) as session:
         changed: set[str] = set()
         changed.update(
-            s for s in session.scalars(
+            s
+            for s in session.scalars(
                 select(Ticket.conversation_id).where(Ticket.updated_at >= since, Ticket.conversation_id.is_not(None))
-            ) if s
-        )
-        low_scores = session.execute(
-            select(SurveyResponse).where(
-                SurveyResponse.created_at >= since,
-                SurveyResponse.conversation_id.is_not(None),
-                ((SurveyResponse.kind == "csat") & (SurveyResponse.score <= 2))
-                | ((SurveyResponse.kind == "nps") & (SurveyResponse.score <= 6)),
             )
-        ).scalars().all()
+            if s
+        )
+        low_scores = (
+            session.execute(
+                select(SurveyResponse).where(
+                    SurveyResponse.created_at >= since,
+                    SurveyResponse.conversation_id.is_not(None),
+                    ((SurveyResponse.kind == "csat") & (SurveyResponse.score <= 2))
+                    | ((SurveyResponse.kind == "nps") & (SurveyResponse.score <= 6)),
+                )
+            )
+            .scalars()
+            .all()
+        )
         changed.update(
-            s for s in session.scalars(
+            s
+            for s in session.scalars(
                 select(SurveyResponse.conversation_id).where(
                     SurveyResponse.created_at >= since, SurveyResponse.conversation_id.is_not(None)
                 )
-            ) if s
+            )
+            if s
         )
         changed.update(session.scalars(select(Handover.sender_id).where(Handover.requested_at >= since)))
         known = set()
@@ -763,10 +778,21 @@ def rebuild_summaries(*, batch_size: int = 5_000) -> SyncReport:
         session.execute(delete(ConversationIntent))
         session.execute(
             update(ConversationSummary).values(
-                turns=0, bot_turns=0, event_count=0, intents="", has_fallback=False, fallback_turns=0,
-                low_confidence_turns=0, min_confidence=1.0, search_text="", last_user_text=None,
-                last_user_event_id=None, last_event_id=0, updated_at=now,
-                first_event_at=datetime(9999, 1, 1, tzinfo=UTC), last_event_at=datetime(1970, 1, 1, tzinfo=UTC),
+                turns=0,
+                bot_turns=0,
+                event_count=0,
+                intents="",
+                has_fallback=False,
+                fallback_turns=0,
+                low_confidence_turns=0,
+                min_confidence=1.0,
+                search_text="",
+                last_user_text=None,
+                last_user_event_id=None,
+                last_event_id=0,
+                updated_at=now,
+                first_event_at=datetime(9999, 1, 1, tzinfo=UTC),
+                last_event_at=datetime(1970, 1, 1, tzinfo=UTC),
             )
         )
         # Flags are recreated as "new" unless someone already reviewed them.

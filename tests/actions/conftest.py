@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+
 @pytest.fixture
 def seeded_db(migrated_db: str) -> Iterator[str]:
     """A migrated database with the demo data set (demo customer MN100001 Ayşe Yılmaz)."""
@@ -24,8 +25,12 @@ def demo_customer(seeded_db: str) -> dict[str, Any]:
 
     result = identity.identify_by_facts("telegram", "tg-1001", DEMO_PHONE, demo_birth_date())
     assert result.status == "ok"
-    return {"customer_id": result.customer_id, "customer_first_name": result.first_name,
-            "phone": DEMO_PHONE, "birth_date": demo_birth_date()}
+    return {
+        "customer_id": result.customer_id,
+        "customer_first_name": result.first_name,
+        "phone": DEMO_PHONE,
+        "birth_date": demo_birth_date(),
+    }
 
 
 @pytest.fixture

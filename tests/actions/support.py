@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import itertools
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -46,8 +45,9 @@ def initial_slots() -> dict[str, Any]:
     return slots
 
 
-def user_event(text: str, intent: str, entities: list[dict[str, Any]], metadata: dict[str, Any],
-               timestamp: float) -> dict[str, Any]:
+def user_event(
+    text: str, intent: str, entities: list[dict[str, Any]], metadata: dict[str, Any], timestamp: float
+) -> dict[str, Any]:
     return {
         "event": "user",
         "timestamp": timestamp,
@@ -177,5 +177,3 @@ async def run_form(
         tracker.events.append({"event": "slot", "name": name, "value": value})
         tracker.slots[name] = value
     return await run_action(action, tracker)
-
-

@@ -55,7 +55,10 @@ async def test_short_start_asks_for_the_topic_with_buttons(seeded_db: str) -> No
     result = await run_form(ValidateComplaintForm(), FORM, Turn("şikayetim var", "complain"), activation=True)
     assert result.slot("requested_slot") == "complaint_category"
     ask = await run_action(ActionAskComplaintCategory(), make_tracker())
-    assert ask.buttons[0] == {"title": "Teslimat / kargo", "payload": "/inform" + json.dumps({"complaint_category": "delivery"})}
+    assert ask.buttons[0] == {
+        "title": "Teslimat / kargo",
+        "payload": "/inform" + json.dumps({"complaint_category": "delivery"}),
+    }
     english = await run_action(ActionAskComplaintCategory(), make_tracker(slots={"language": "en"}))
     assert english.buttons[0]["title"] == "Delivery / shipping"
 
@@ -70,8 +73,13 @@ async def test_stale_answers_from_an_abandoned_complaint_are_forgotten(seeded_db
 
 async def test_category_answers(seeded_db: str) -> None:
     form = ValidateComplaintForm()
-    button = await run_form(form, FORM, Turn('/inform{"complaint_category":"staff"}', entities={"complaint_category": "staff"}),
-                            requested="complaint_category", candidates={})
+    button = await run_form(
+        form,
+        FORM,
+        Turn('/inform{"complaint_category":"staff"}', entities={"complaint_category": "staff"}),
+        requested="complaint_category",
+        candidates={},
+    )
     assert button.slot("complaint_category") == "staff"
     # Staff complaints are not about an order: the next question is the description.
     assert button.slot("requested_slot") == "complaint_description"
@@ -93,22 +101,31 @@ async def test_order_number_answers(seeded_db: str) -> None:
 
 
 async def test_too_short_description_is_asked_again_in_english(seeded_db: str) -> None:
-    result = await run_form(ValidateComplaintForm(), FORM, Turn("bad"), requested="complaint_description",
-                            candidates={"complaint_description": "bad"},
-                            slots={"language": "en", "complaint_category": "product", "complaint_order_number": "skipped"})
+    result = await run_form(
+        ValidateComplaintForm(),
+        FORM,
+        Turn("bad"),
+        requested="complaint_description",
+        candidates={"complaint_description": "bad"},
+        slots={"language": "en", "complaint_category": "product", "complaint_order_number": "skipped"},
+    )
     assert "a little more detail" in result.text
     assert result.slot("complaint_description") is None
 
 
 async def test_confirmation_summary_masks_card_numbers(seeded_db: str) -> None:
-    slots = complaint_slots(complaint_description="Kartımdan iki kez çekildi, kart no 4111 1111 1111 1111", complaint_confirmed=None)
+    slots = complaint_slots(
+        complaint_description="Kartımdan iki kez çekildi, kart no 4111 1111 1111 1111", complaint_confirmed=None
+    )
     result = await run_action(ActionAskComplaintConfirmed(), make_tracker(slots=slots))
     assert "4111 1111 1111 1111" not in result.text
     assert "1111" in result.text and "Konu: Teslimat / kargo" in result.text and "Sipariş: SP1000001" in result.text
 
 
 async def test_confirmed_complaint_opens_one_ticket(demo_customer: dict[str, Any]) -> None:
-    tracker = make_tracker(Turn("evet", "affirm"), timestamp=1_700_000_200.0, slots={**demo_customer, **complaint_slots()})
+    tracker = make_tracker(
+        Turn("evet", "affirm"), timestamp=1_700_000_200.0, slots={**demo_customer, **complaint_slots()}
+    )
     first = await run_action(ActionOpenTicket(), tracker)
     again = await run_action(ActionOpenTicket(), tracker)
     assert "Talep numaranız: T-" in first.text and "24 saat" in first.text
@@ -121,15 +138,20 @@ async def test_confirmed_complaint_opens_one_ticket(demo_customer: dict[str, Any
 
 
 async def test_legal_threat_is_urgent_in_english(seeded_db: str) -> None:
-    slots = complaint_slots(language="en", complaint_order_number="skipped",
-                            complaint_description="Your product burned my hand, I will contact my lawyer")
+    slots = complaint_slots(
+        language="en",
+        complaint_order_number="skipped",
+        complaint_description="Your product burned my hand, I will contact my lawyer",
+    )
     result = await run_action(ActionOpenTicket(), make_tracker(Turn("yes", "affirm"), sender="web-x", slots=slots))
     assert "registered your complaint with high priority" in result.text
     assert "within 2 hours" in result.text
 
 
 async def test_declined_complaint_is_not_opened(seeded_db: str) -> None:
-    result = await run_action(ActionOpenTicket(), make_tracker(Turn("hayır", "deny"), slots=complaint_slots(complaint_confirmed=False)))
+    result = await run_action(
+        ActionOpenTicket(), make_tracker(Turn("hayır", "deny"), slots=complaint_slots(complaint_confirmed=False))
+    )
     assert "kaydı açmadım" in result.text
 
 
@@ -155,10 +177,17 @@ async def test_followup_resolved_leads_to_csat(demo_customer: dict[str, Any]) ->
     ref = tickets.latest_ticket(demo_customer["customer_id"]).ref  # type: ignore[union-attr]
     ask = await run_action(ActionAskFollowupResolved(), make_tracker(slots={"ticket_id": ref}))
     assert f"{ref} numaralı talebinizle ilgili yazıyorum" in ask.text
-    answer = await run_form(ValidateTicketFollowupForm(), "ticket_followup_form", Turn("evet çözüldü", "affirm"),
-                            requested="followup_resolved", slots={"ticket_id": ref})
+    answer = await run_form(
+        ValidateTicketFollowupForm(),
+        "ticket_followup_form",
+        Turn("evet çözüldü", "affirm"),
+        requested="followup_resolved",
+        slots={"ticket_id": ref},
+    )
     assert answer.slot("followup_resolved") is True
-    result = await run_action(ActionTicketFollowupResult(), make_tracker(slots={"ticket_id": ref, "followup_resolved": True}))
+    result = await run_action(
+        ActionTicketFollowupResult(), make_tracker(slots={"ticket_id": ref, "followup_resolved": True})
+    )
     assert result.slot("ticket_resolved") is True
     assert result.sets("ticket_id") is False  # kept for the CSAT answer
     assert "sevindik" in result.text
@@ -167,8 +196,10 @@ async def test_followup_resolved_leads_to_csat(demo_customer: dict[str, Any]) ->
 async def test_followup_not_resolved_reopens_the_ticket(demo_customer: dict[str, Any]) -> None:
     ticket = tickets.latest_ticket(demo_customer["customer_id"])
     assert ticket is not None and ticket.status == "resolved"
-    result = await run_action(ActionTicketFollowupResult(),
-                              make_tracker(Turn("hayır", "deny"), slots={"ticket_id": ticket.ref, "followup_resolved": False}))
+    result = await run_action(
+        ActionTicketFollowupResult(),
+        make_tracker(Turn("hayır", "deny"), slots={"ticket_id": ticket.ref, "followup_resolved": False}),
+    )
     assert result.slot("ticket_resolved") is False
     assert f"{ticket.ref} numaralı talebinizi yeniden" in result.text
     assert tickets.get_ticket(ticket.ref).status == "in_progress"  # type: ignore[union-attr]
@@ -178,13 +209,18 @@ async def test_followup_on_a_closed_ticket_opens_a_new_one(demo_customer: dict[s
     ticket = tickets.latest_ticket(demo_customer["customer_id"])
     assert ticket is not None
     tickets.change_status(ticket.ref, "closed", "staff")
-    result = await run_action(ActionTicketFollowupResult(),
-                              make_tracker(Turn("no", "deny"), slots={"language": "en", "ticket_id": ticket.ref,
-                                                                      "followup_resolved": False}))
+    result = await run_action(
+        ActionTicketFollowupResult(),
+        make_tracker(Turn("no", "deny"), slots={"language": "en", "ticket_id": ticket.ref, "followup_resolved": False}),
+    )
     assert "I've opened a new ticket" in result.text
     new_ref = result.text.split("again: ")[1].split(".")[0]
     new_ticket = tickets.get_ticket(new_ref)
-    assert new_ticket is not None and new_ticket.priority == "high" and new_ticket.customer_id == demo_customer["customer_id"]
+    assert (
+        new_ticket is not None
+        and new_ticket.priority == "high"
+        and new_ticket.customer_id == demo_customer["customer_id"]
+    )
 
 
 async def test_followup_without_answer_sets_nothing(seeded_db: str) -> None:

@@ -31,8 +31,9 @@ async def test_opt_out_works_for_an_unidentified_sender(seeded_db: str) -> None:
 async def test_opt_in_records_checkin_consent(demo_customer: dict[str, Any]) -> None:
     await run_action(ActionOptOut(), make_tracker(Turn("stop", "opt_out"), slots=demo_customer))
     assert consent.is_opted_out("telegram", "tg-1001")
-    result = await run_action(ActionOptIn(), make_tracker(Turn("START", "opt_in"),
-                                                         slots={**demo_customer, "language": "en"}))
+    result = await run_action(
+        ActionOptIn(), make_tracker(Turn("START", "opt_in"), slots={**demo_customer, "language": "en"})
+    )
     assert "I've recorded your consent" in result.text
     assert not consent.is_opted_out("telegram", "tg-1001")
     assert consent.get_consent(demo_customer["customer_id"]).checkin_consent is True
@@ -43,24 +44,36 @@ async def test_delete_is_explained_and_only_a_clear_yes_erases(demo_customer: di
     ask = await run_action(ActionAskDeleteConfirmed(), make_tracker(slots=demo_customer))
     assert "geri alınamaz" in ask.text
     assert [b["payload"] for b in ask.buttons] == ["/affirm", "/deny"]
-    unclear = await run_form(ValidateDeleteDataForm(), "delete_data_form", Turn("emin değilim"),
-                             requested="delete_confirmed", slots=demo_customer)
+    unclear = await run_form(
+        ValidateDeleteDataForm(),
+        "delete_data_form",
+        Turn("emin değilim"),
+        requested="delete_confirmed",
+        slots=demo_customer,
+    )
     assert unclear.slot("delete_confirmed") is None
-    declined = await run_action(ActionDeleteMyData(), make_tracker(Turn("hayır", "deny"),
-                                                                   slots={**demo_customer, "delete_confirmed": False}))
+    declined = await run_action(
+        ActionDeleteMyData(), make_tracker(Turn("hayır", "deny"), slots={**demo_customer, "delete_confirmed": False})
+    )
     assert "verilerinizi silmedim" in declined.text
     assert identity.get_customer_summary(demo_customer["customer_id"]) is not None
 
-    erased = await run_action(ActionDeleteMyData(), make_tracker(Turn("evet", "affirm"),
-                                                                 slots={**demo_customer, "delete_confirmed": True}))
+    erased = await run_action(
+        ActionDeleteMyData(), make_tracker(Turn("evet", "affirm"), slots={**demo_customer, "delete_confirmed": True})
+    )
     assert "kişisel verileriniz silindi" in erased.text
     assert erased.slot("customer_id") is None and erased.slot("customer_first_name") is None
     assert identity.get_customer_summary(demo_customer["customer_id"]) is None
 
 
 async def test_delete_form_asks_nothing_without_identification(seeded_db: str) -> None:
-    result = await run_form(ValidateDeleteDataForm(), "delete_data_form", Turn("verilerimi silin", "delete_my_data"),
-                            activation=True, slots={"form_status": "cancelled"})
+    result = await run_form(
+        ValidateDeleteDataForm(),
+        "delete_data_form",
+        Turn("verilerimi silin", "delete_my_data"),
+        activation=True,
+        slots={"form_status": "cancelled"},
+    )
     assert result.slot("requested_slot") is None
 
 
@@ -84,12 +97,15 @@ async def test_detected_language_fills_the_slot() -> None:
 
 
 async def test_change_language_by_target_or_toggle(seeded_db: str) -> None:
-    target = await run_action(ActionChangeLanguage(), make_tracker(
-        Turn("ingilizce konuşalım", "change_language", entities={"target_language": "ingilizce"})))
+    target = await run_action(
+        ActionChangeLanguage(),
+        make_tracker(Turn("ingilizce konuşalım", "change_language", entities={"target_language": "ingilizce"})),
+    )
     assert target.slot("language") == "en"
     assert target.text == "Sure, let's continue in English 🇬🇧"
-    toggled = await run_action(ActionChangeLanguage(), make_tracker(Turn("other language", "change_language"),
-                                                                   slots={"language": "en"}))
+    toggled = await run_action(
+        ActionChangeLanguage(), make_tracker(Turn("other language", "change_language"), slots={"language": "en"})
+    )
     assert toggled.slot("language") == "tr" and toggled.text == "Tamam, Türkçe devam edelim 🇹🇷"
     assert conversations.get_conversation("tg-1001").language == "tr"  # type: ignore[union-attr]
 
@@ -108,8 +124,9 @@ async def test_request_human_queues_one_handover(seeded_db: str) -> None:
 
 async def test_request_human_after_a_low_score_records_the_reason(seeded_db: str) -> None:
     events = [{"event": "action", "name": "action_record_survey"}, {"event": "action", "name": "action_listen"}]
-    tracker = make_tracker(Turn("/request_human", "request_human"), sender="tg-h2", events=events,
-                           slots={"language": "en"})
+    tracker = make_tracker(
+        Turn("/request_human", "request_human"), sender="tg-h2", events=events, slots={"language": "en"}
+    )
     result = await run_action(ActionRequestHuman(), tracker)
     assert "passing you to a member of our team" in result.text
     assert handover.open_handover("tg-h2").reason == "low_score"  # type: ignore[union-attr]
@@ -135,20 +152,31 @@ async def test_agent_message_timeout_and_deferral() -> None:
 
 
 async def test_affirmation_offers_the_likely_intent_with_its_entities() -> None:
-    turn = Turn("sp1000001 napıyo", "nlu_fallback", entities={"order_number": "sp1000001"},
-                extra={"intent_ranking": [{"name": "nlu_fallback", "confidence": 0.4},
-                                          {"name": "track_order", "confidence": 0.35}]})
+    turn = Turn(
+        "sp1000001 napıyo",
+        "nlu_fallback",
+        entities={"order_number": "sp1000001"},
+        extra={
+            "intent_ranking": [{"name": "nlu_fallback", "confidence": 0.4}, {"name": "track_order", "confidence": 0.35}]
+        },
+    )
     result = await run_action(ActionDefaultAskAffirmation(), make_tracker(turn))
     assert result.text == "Şunu mu demek istediniz: Siparişinizi takip etmek?"
-    assert result.buttons == [{"title": "Evet", "payload": '/track_order{"order_number": "sp1000001"}'},
-                              {"title": "Hayır", "payload": "/out_of_scope"}]
+    assert result.buttons == [
+        {"title": "Evet", "payload": '/track_order{"order_number": "sp1000001"}'},
+        {"title": "Hayır", "payload": "/out_of_scope"},
+    ]
 
 
 async def test_affirmation_for_an_faq_sends_a_real_question() -> None:
     turn = Turn(
-        "when r u open", "nlu_fallback",
-        extra={"intent_ranking": [{"name": "nlu_fallback", "confidence": 0.4}, {"name": "faq", "confidence": 0.3}],
-               "response_selector": {"faq": {"response": {"intent_response_key": "faq/opening_hours"}}}})
+        "when r u open",
+        "nlu_fallback",
+        extra={
+            "intent_ranking": [{"name": "nlu_fallback", "confidence": 0.4}, {"name": "faq", "confidence": 0.3}],
+            "response_selector": {"faq": {"response": {"intent_response_key": "faq/opening_hours"}}},
+        },
+    )
     result = await run_action(ActionDefaultAskAffirmation(), make_tracker(turn, slots={"language": "en"}))
     assert result.text == "Did you mean: Our opening hours?"
     assert result.buttons[0]["payload"] == "what are your opening hours"
@@ -167,13 +195,17 @@ async def test_rephrase_and_final_fallback() -> None:
 
 
 async def test_session_start_keeps_identity_and_language_but_not_half_done_forms(demo_customer: dict[str, Any]) -> None:
-    slots = {**demo_customer, "language": "en", "pending_request": "check_loyalty", "complaint_description": "x",
-             "session_started_metadata": {"channel": "telegram"}}
+    slots = {
+        **demo_customer,
+        "language": "en",
+        "pending_request": "check_loyalty",
+        "complaint_description": "x",
+        "session_started_metadata": {"channel": "telegram"},
+    }
     tracker = make_tracker(slots=slots)
     result = await run_action(ActionSessionStart(), tracker)
     assert result.events[0]["event"] == "session_started"
-    assert result.events[-1] == {"event": "action", "timestamp": None, "name": "action_listen", "policy": None,
-                                 "confidence": None, "action_text": None, "hide_rule_turn": False}
+    assert (result.events[-1]["event"], result.events[-1]["name"]) == ("action", "action_listen")
     assert result.slot("customer_id") == demo_customer["customer_id"]
     assert result.slot("language") == "en"
     assert not result.sets("pending_request") and not result.sets("complaint_description")
@@ -182,7 +214,9 @@ async def test_session_start_keeps_identity_and_language_but_not_half_done_forms
 
 
 async def test_first_session_uses_the_app_language(seeded_db: str) -> None:
-    tracker = make_tracker(sender="web-new", slots={"session_started_metadata": {"channel": "web", "language_hint": "en"}})
+    tracker = make_tracker(
+        sender="web-new", slots={"session_started_metadata": {"channel": "web", "language_hint": "en"}}
+    )
     tracker.events = []
     result = await run_action(ActionSessionStart(), tracker)
     assert result.slot("language") == "en"

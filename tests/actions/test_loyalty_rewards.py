@@ -68,8 +68,14 @@ async def test_redeem_with_confirmation_is_idempotent(demo_customer: dict[str, A
     before = loyalty.get_loyalty_status(customer_id).balance
     form = ValidateRedeemForm()
 
-    start = await run_form(form, "redeem_form", Turn(f'/redeem_reward{{"reward_id":"{coffee}"}}', "redeem_reward"),
-                           activation=True, candidates={"reward_id": str(coffee)}, slots=demo_customer)
+    start = await run_form(
+        form,
+        "redeem_form",
+        Turn(f'/redeem_reward{{"reward_id":"{coffee}"}}', "redeem_reward"),
+        activation=True,
+        candidates={"reward_id": str(coffee)},
+        slots=demo_customer,
+    )
     assert start.slot("reward_id") == str(coffee)
     assert start.slot("requested_slot") == "redeem_confirmed"
 
@@ -77,14 +83,22 @@ async def test_redeem_with_confirmation_is_idempotent(demo_customer: dict[str, A
     assert "“Kafede ücretsiz kahve” için 250 puan kullanılacak" in ask.text
     assert [b["payload"] for b in ask.buttons] == ["/affirm", "/deny"]
 
-    yes = await run_form(form, "redeem_form", Turn("evet", "affirm"), requested="redeem_confirmed",
-                         candidates={}, slots={**demo_customer, "reward_id": str(coffee)})
+    yes = await run_form(
+        form,
+        "redeem_form",
+        Turn("evet", "affirm"),
+        requested="redeem_confirmed",
+        candidates={},
+        slots={**demo_customer, "reward_id": str(coffee)},
+    )
     assert yes.slot("redeem_confirmed") is True
     assert yes.slot("requested_slot") is None
 
-    confirming = make_tracker(Turn("evet", "affirm"), timestamp=1_700_000_000.5,
-                              slots={**demo_customer, "reward_id": str(coffee), "redeem_confirmed": True,
-                                     "pending_request": "redeem_reward"})
+    confirming = make_tracker(
+        Turn("evet", "affirm"),
+        timestamp=1_700_000_000.5,
+        slots={**demo_customer, "reward_id": str(coffee), "redeem_confirmed": True, "pending_request": "redeem_reward"},
+    )
     first = await run_action(ActionRedeemReward(), confirming)
     again = await run_action(ActionRedeemReward(), confirming)  # Rasa retried the same "yes"
     assert "kupon kodunuz: MMN-" in first.text
@@ -106,17 +120,28 @@ async def test_insufficient_points_after_spending(demo_customer: dict[str, Any])
     voucher = reward_id(customer_id, "IND250")  # 2000 points
     balance = loyalty.get_loyalty_status(customer_id).balance
     for n in range(balance // 2000):
-        tracker = make_tracker(Turn("evet", "affirm"), timestamp=1_700_000_100.0 + n,
-                               slots={**demo_customer, "reward_id": str(voucher), "redeem_confirmed": True})
+        tracker = make_tracker(
+            Turn("evet", "affirm"),
+            timestamp=1_700_000_100.0 + n,
+            slots={**demo_customer, "reward_id": str(voucher), "redeem_confirmed": True},
+        )
         assert "kupon kodunuz" in (await run_action(ActionRedeemReward(), tracker)).text
     # The form refuses it up front...
-    refused = await run_form(ValidateRedeemForm(), "redeem_form", Turn(str(voucher)), requested="reward_id",
-                             candidates={"reward_id": str(voucher)}, slots=demo_customer)
+    refused = await run_form(
+        ValidateRedeemForm(),
+        "redeem_form",
+        Turn(str(voucher)),
+        requested="reward_id",
+        candidates={"reward_id": str(voucher)},
+        slots=demo_customer,
+    )
     assert "250 TL indirim çeki” için 2.000 puan gerekiyor" in refused.text
     assert refused.slot("form_status") == "not_affordable"
     # ...and the service refuses it if the balance changed in the meantime.
-    tracker = make_tracker(Turn("yes", "affirm"), slots={**demo_customer, "language": "en", "reward_id": str(voucher),
-                                                           "redeem_confirmed": True})
+    tracker = make_tracker(
+        Turn("yes", "affirm"),
+        slots={**demo_customer, "language": "en", "reward_id": str(voucher), "redeem_confirmed": True},
+    )
     result = await run_action(ActionRedeemReward(), tracker)
     assert "You don't have enough points" in result.text
 
@@ -129,20 +154,29 @@ async def test_out_of_stock_and_expired_rewards(demo_customer: dict[str, Any], s
 
     with session_scope() as session:
         ids = {r.code: r.id for r in session.scalars(select(Reward))}
-    umbrella = make_tracker(Turn("evet", "affirm"), slots={**demo_customer, "reward_id": str(ids["SEMSIYE"]),
-                                                           "redeem_confirmed": True})
+    umbrella = make_tracker(
+        Turn("evet", "affirm"), slots={**demo_customer, "reward_id": str(ids["SEMSIYE"]), "redeem_confirmed": True}
+    )
     assert "stoku tükendi" in (await run_action(ActionRedeemReward(), umbrella)).text
-    gift_box = make_tracker(Turn("evet", "affirm"), slots={**demo_customer, "reward_id": str(ids["YILBASI"]),
-                                                           "redeem_confirmed": True})
+    gift_box = make_tracker(
+        Turn("evet", "affirm"), slots={**demo_customer, "reward_id": str(ids["YILBASI"]), "redeem_confirmed": True}
+    )
     assert "süresi sona ermiş" in (await run_action(ActionRedeemReward(), gift_box)).text
 
 
 async def test_typed_reward_name_is_matched(demo_customer: dict[str, Any]) -> None:
-    result = await run_form(ValidateRedeemForm(), "redeem_form", Turn("termos"), requested="reward_id",
-                            candidates={}, slots=demo_customer)
+    result = await run_form(
+        ValidateRedeemForm(), "redeem_form", Turn("termos"), requested="reward_id", candidates={}, slots=demo_customer
+    )
     assert result.slot("reward_id") == str(reward_id(demo_customer["customer_id"], "TERMOS"))
-    unknown = await run_form(ValidateRedeemForm(), "redeem_form", Turn("uçak bileti"), requested="reward_id",
-                             candidates={}, slots=demo_customer)
+    unknown = await run_form(
+        ValidateRedeemForm(),
+        "redeem_form",
+        Turn("uçak bileti"),
+        requested="reward_id",
+        candidates={},
+        slots=demo_customer,
+    )
     assert "listeden seçin" in unknown.text
     assert unknown.slot("reward_id") is None
 
@@ -153,8 +187,14 @@ async def test_ask_reward_lists_rewards(demo_customer: dict[str, Any]) -> None:
 
 
 async def test_unclear_confirmation_is_asked_again(demo_customer: dict[str, Any]) -> None:
-    result = await run_form(ValidateRedeemForm(), "redeem_form", Turn("hmm bilemedim"), requested="redeem_confirmed",
-                            candidates={}, slots={**demo_customer, "reward_id": "2"})
+    result = await run_form(
+        ValidateRedeemForm(),
+        "redeem_form",
+        Turn("hmm bilemedim"),
+        requested="redeem_confirmed",
+        candidates={},
+        slots={**demo_customer, "reward_id": "2"},
+    )
     assert "“Evet” ya da “Hayır”" in result.text
     assert result.slot("redeem_confirmed") is None
     assert result.slot("requested_slot") == "redeem_confirmed"

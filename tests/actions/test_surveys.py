@@ -29,9 +29,13 @@ def stored_responses() -> list[SurveyResponse]:
 
 
 async def test_checkin_question_uses_the_campaign_text(seeded_db: str) -> None:
-    tracker = make_tracker(Turn("EXTERNAL: EXTERNAL_csat_checkin", "EXTERNAL_csat_checkin"),
-                           slots={"message_tr": "Merhaba Ayşe! Dünkü alışverişinizi 1-5 arası puanlar mısınız?",
-                                  "message_en": "Hi Ayşe! Would you rate yesterday's visit from 1 to 5?"})
+    tracker = make_tracker(
+        Turn("EXTERNAL: EXTERNAL_csat_checkin", "EXTERNAL_csat_checkin"),
+        slots={
+            "message_tr": "Merhaba Ayşe! Dünkü alışverişinizi 1-5 arası puanlar mısınız?",
+            "message_en": "Hi Ayşe! Would you rate yesterday's visit from 1 to 5?",
+        },
+    )
     tr = await run_action(ActionAskCsatScore(), tracker)
     assert tr.text == "Merhaba Ayşe! Dünkü alışverişinizi 1-5 arası puanlar mısınız?"
     assert [b["payload"] for b in tr.buttons] == ["1", "2", "3", "4", "5"]
@@ -47,27 +51,41 @@ async def test_score_answers_and_hints(seeded_db: str) -> None:
     word = await run_form(form, "csat_form", Turn("beş"), requested="csat_score", candidates={"csat_score": "beş"})
     assert word.slot("csat_score") == 5
     assert word.slot("requested_slot") == "survey_comment"
-    with_comment = await run_form(form, "csat_form", Turn("2, kargo çok geç geldi"), requested="csat_score",
-                                  candidates={"csat_score": "2, kargo çok geç geldi"})
+    with_comment = await run_form(
+        form,
+        "csat_form",
+        Turn("2, kargo çok geç geldi"),
+        requested="csat_score",
+        candidates={"csat_score": "2, kargo çok geç geldi"},
+    )
     assert with_comment.slot("csat_score") == 2
     assert with_comment.slot("survey_comment") == "kargo çok geç geldi"
     assert with_comment.slot("requested_slot") is None
-    unclear = await run_form(form, "csat_form", Turn("bilmem"), requested="csat_score", candidates={"csat_score": "bilmem"})
+    unclear = await run_form(
+        form, "csat_form", Turn("bilmem"), requested="csat_score", candidates={"csat_score": "bilmem"}
+    )
     assert unclear.slot("csat_score") is None and unclear.slot("reask_count") == 1
     hint = await run_action(ActionAskCsatScore(), make_tracker(slots={"reask_count": 1, "language": "en"}))
     assert hint.text == "Could you give a number from 1 to 5? For example: 4"
 
 
 async def test_three_reasks_then_the_survey_is_dropped(seeded_db: str) -> None:
-    result = await run_form(ValidateNpsForm(), "nps_form", Turn("bilmem"), requested="nps_score",
-                            candidates={"nps_score": "bilmem"}, slots={"reask_count": 3})
+    result = await run_form(
+        ValidateNpsForm(),
+        "nps_form",
+        Turn("bilmem"),
+        requested="nps_score",
+        candidates={"nps_score": "bilmem"},
+        slots={"reask_count": 3},
+    )
     assert result.slot("form_status") == "aborted"
     assert result.slot("requested_slot") is None
     assert "zaman ayırdığınız için teşekkür" in result.text
     assert result.buttons == []
     before = len(stored_responses())
-    after = await run_action(ActionRecordSurvey(), make_tracker(latest_action_name="nps_form",
-                                                                slots={"form_status": "aborted"}))
+    after = await run_action(
+        ActionRecordSurvey(), make_tracker(latest_action_name="nps_form", slots={"form_status": "aborted"})
+    )
     assert after.messages == []
     assert len(stored_responses()) == before
 
@@ -78,18 +96,32 @@ async def test_comment_question_depends_on_the_score(seeded_db: str) -> None:
     assert low.buttons == [{"title": "Geç", "payload": "geç"}]
     high = await run_action(ActionAskSurveyComment(), make_tracker(slots={"nps_score": 9, "language": "en"}))
     assert "why you gave this score" in high.text
-    skipped = await run_form(ValidateNpsForm(), "nps_form", Turn("skip"), requested="survey_comment",
-                             candidates={"survey_comment": "skip"}, slots={"nps_score": 9})
+    skipped = await run_form(
+        ValidateNpsForm(),
+        "nps_form",
+        Turn("skip"),
+        requested="survey_comment",
+        candidates={"survey_comment": "skip"},
+        slots={"nps_score": 9},
+    )
     assert skipped.slot("survey_comment") == "skipped"
-    late = await run_form(ValidateNpsForm(), "nps_form", Turn("çok geç geldi"), requested="survey_comment",
-                          candidates={"survey_comment": "çok geç geldi"}, slots={"nps_score": 3})
+    late = await run_form(
+        ValidateNpsForm(),
+        "nps_form",
+        Turn("çok geç geldi"),
+        requested="survey_comment",
+        candidates={"survey_comment": "çok geç geldi"},
+        slots={"nps_score": 3},
+    )
     assert late.slot("survey_comment") == "çok geç geldi"  # "geç" inside a comment is not "skip"
 
 
 async def test_high_score_is_stored_with_campaign_and_outbox(demo_customer: dict[str, Any]) -> None:
-    tracker = make_tracker(Turn("geç"), latest_action_name="csat_form",
-                           slots={**demo_customer, "csat_score": 5, "survey_comment": "skipped",
-                                  "campaign_id": None, "outbox_id": None})
+    tracker = make_tracker(
+        Turn("geç"),
+        latest_action_name="csat_form",
+        slots={**demo_customer, "csat_score": 5, "survey_comment": "skipped", "campaign_id": None, "outbox_id": None},
+    )
     result = await run_action(ActionRecordSurvey(), tracker)
     assert result.text == "Değerlendirmeniz için teşekkür ederiz! 🙏"
     row = stored_responses()[-1]
@@ -98,8 +130,12 @@ async def test_high_score_is_stored_with_campaign_and_outbox(demo_customer: dict
 
 
 async def test_low_score_apologises_with_a_recovery_ticket(seeded_db: str) -> None:
-    tracker = make_tracker(Turn("kargo çok geç geldi"), sender="web-survey", latest_action_name="nps_form",
-                           slots={"nps_score": 3, "survey_comment": "kargo çok geç geldi", "language": "en"})
+    tracker = make_tracker(
+        Turn("kargo çok geç geldi"),
+        sender="web-survey",
+        latest_action_name="nps_form",
+        slots={"nps_score": 3, "survey_comment": "kargo çok geç geldi", "language": "en"},
+    )
     result = await run_action(ActionRecordSurvey(), tracker)
     assert "We're truly sorry" in result.text
     ref = result.text.split("your reference is ")[1].split(".")[0]
@@ -113,11 +149,15 @@ async def test_low_score_apologises_with_a_recovery_ticket(seeded_db: str) -> No
 
 async def test_campaign_message_in_the_customer_language(seeded_db: str) -> None:
     slots = {"message_tr": "Hafta sonuna özel %20 indirim!", "message_en": "20% off this weekend!", "campaign_id": "7"}
-    tr = await run_action(ActionSendCampaignMessage(), make_tracker(Turn("EXTERNAL", "EXTERNAL_campaign_message"), slots=slots))
+    tr = await run_action(
+        ActionSendCampaignMessage(), make_tracker(Turn("EXTERNAL", "EXTERNAL_campaign_message"), slots=slots)
+    )
     assert tr.text == "Hafta sonuna özel %20 indirim!\n\nBu tür mesajları almak istemezseniz DUR yazmanız yeterli."
     en = await run_action(ActionSendCampaignMessage(), make_tracker(slots={**slots, "language": "en"}))
     assert en.text.startswith("20% off this weekend!") and "Reply STOP" in en.text
-    only_tr = await run_action(ActionSendCampaignMessage(), make_tracker(slots={"message_tr": "Merhaba", "language": "en"}))
+    only_tr = await run_action(
+        ActionSendCampaignMessage(), make_tracker(slots={"message_tr": "Merhaba", "language": "en"})
+    )
     assert only_tr.text.startswith("Merhaba")
     assert only_tr.slot("message_tr") is None
 

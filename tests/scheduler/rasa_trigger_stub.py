@@ -58,7 +58,7 @@ class RasaTriggerStub:
         stub = self
 
         class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
+            protocol_version = "HTTP/1.0"  # one request per connection: no keep-alive races
 
             def log_message(self, *args: Any) -> None:  # quiet
                 return

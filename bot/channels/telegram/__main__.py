@@ -12,8 +12,7 @@ from bot.settings import get_settings
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bot.channels.telegram", description=__doc__)
-    parser.add_argument("--mode", choices=("polling", "webhook"), default=None,
-                        help="default: TELEGRAM_MODE (polling)")
+    parser.add_argument("--mode", choices=("polling", "webhook"), default=None, help="default: TELEGRAM_MODE (polling)")
     args = parser.parse_args(argv)
     logging.basicConfig(
         level=get_settings().log_level,

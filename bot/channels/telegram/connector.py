@@ -29,15 +29,18 @@ import os
 import signal
 import socket
 import uuid
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, Literal
 from urllib.parse import urlparse
 
+from sqlalchemy.exc import DBAPIError
 from telegram import Update
 from telegram.constants import ChatMemberStatus
 from telegram.ext import Application, ApplicationBuilder, ContextTypes, TypeHandler
+from telegram.warnings import PTBDeprecationWarning
 
 from bot.channels.rasa_client import RasaClient, RasaRequestRejected, RasaUnavailable
 from bot.channels.telegram import inbound, texts, updates
@@ -97,6 +100,8 @@ class ConnectorOptions:
     per_chat_period_s: float = 3
     #: A request Rasa keeps rejecting (4xx) is given up after this many attempts.
     max_rasa_rejections: int = 5
+    #: How long to keep retrying a journal write that records a side effect already done (see ``_journal``).
+    journal_patience_s: float = 60.0
     prune_interval_s: float = 3600.0
 
 
@@ -339,10 +344,8 @@ class TelegramConnector:
             except Exception as error:
                 log.exception("update %s failed unexpectedly; will retry", entry.update_id)
                 delay = self._retry_delay(entry)
-                with contextlib.suppress(ServiceError):
-                    await asyncio.to_thread(
-                        updates.schedule_retry, entry.id, delay, f"internal:{type(error).__name__}"
-                    )
+                with contextlib.suppress(Exception):
+                    await asyncio.to_thread(updates.schedule_retry, entry.id, delay, f"internal:{type(error).__name__}")
                 return
 
     async def _scan_loop(self) -> None:
@@ -350,7 +353,7 @@ class TelegramConnector:
         next_prune = loop.time() + 60.0
         while not self._stopping.is_set():
             try:
-                for chat_id in await asyncio.to_thread(updates.due_chats, self.bot_id):
+                for chat_id in await asyncio.to_thread(updates.due_chats, self.bot_id, self.owner):
                     self.wake(chat_id)
                 if loop.time() >= next_prune:
                     next_prune = loop.time() + self.options.prune_interval_s
@@ -396,7 +399,7 @@ class TelegramConnector:
                 if answer is None:
                     return  # rescheduled
                 replies = answer
-            await asyncio.to_thread(updates.mark_forwarded, entry.id, replies)
+            await self._journal(updates.mark_forwarded, entry.id, replies)
             entry_sent = 0
         else:
             entry_sent = entry.replies_sent
@@ -418,7 +421,7 @@ class TelegramConnector:
         except RasaRequestRejected:
             log.error("update %s: Rasa rejected the request (check RASA_TOKEN / Rasa version)", entry.update_id)
             if entry.attempts + 1 >= self.options.max_rasa_rejections:
-                await asyncio.to_thread(updates.mark_failed, entry.id, "rasa_rejected")
+                await self._journal(updates.mark_failed, entry.id, "rasa_rejected")
                 return None
             await self._rasa_failed(entry, who, "rasa_rejected", held)
             return None
@@ -445,7 +448,7 @@ class TelegramConnector:
         log.warning(
             "update %s: %s; retry %d in %.1fs", entry.update_id, code, entry.attempts + 1, delay.total_seconds()
         )
-        await asyncio.to_thread(updates.schedule_retry, entry.id, delay, code)
+        await self._journal(updates.schedule_retry, entry.id, delay, code)
 
     async def _deliver(
         self,
@@ -458,7 +461,7 @@ class TelegramConnector:
         """Deliver the rendered answer from part ``already_sent`` on, recording progress after each part."""
         if replies and await self._held(who.sender_id):
             # An agent took over after Rasa answered: the agent speaks now, not the bot.
-            await asyncio.to_thread(updates.mark_replied, entry.id)
+            await self._journal(updates.mark_replied, entry.id)
             return
         await self.sender.prepare(replies)
         parts = self.sender.render(
@@ -468,7 +471,7 @@ class TelegramConnector:
             try:
                 await self.sender.deliver(who.chat_id, parts[index])
             except RecipientUnreachable as error:
-                await asyncio.to_thread(updates.mark_failed, entry.id, f"recipient_unreachable:{error.reason}")
+                await self._journal(updates.mark_failed, entry.id, f"recipient_unreachable:{error.reason}")
                 return
             except DeliveryDeferred as error:
                 delay = self._retry_delay(entry)
@@ -476,18 +479,43 @@ class TelegramConnector:
                     delay = max(delay, timedelta(seconds=error.retry_after))
                 log.warning(
                     "update %s: delivery deferred (%s) at part %d/%d; retry in %.1fs",
-                    entry.update_id, error.reason, index + 1, len(parts), delay.total_seconds(),
+                    entry.update_id,
+                    error.reason,
+                    index + 1,
+                    len(parts),
+                    delay.total_seconds(),
                 )
-                await asyncio.to_thread(updates.schedule_retry, entry.id, delay, error.reason)
+                await self._journal(updates.schedule_retry, entry.id, delay, error.reason)
                 return
             except MessageRejected:
                 # Retrying the same malformed part cannot help; skip it rather than block the chat forever.
                 log.error("update %s: part %d/%d rejected by Telegram; skipped", entry.update_id, index + 1, len(parts))
-            await asyncio.to_thread(updates.mark_progress, entry.id, index + 1, self.owner, self._lease)
-        await asyncio.to_thread(updates.mark_replied, entry.id)
+            await self._journal(updates.mark_progress, entry.id, index + 1, self.owner, self._lease)
+        await self._journal(updates.mark_replied, entry.id)
         log.info("update %s replied to %s (%d parts)", entry.update_id, log_ref(who.chat_id), len(parts))
 
     # -- helpers -------------------------------------------------------------------------------------------------
+
+    async def _journal(self, write: Callable[..., Any], *args: Any) -> Any:
+        """A journal write that records something already done (Rasa answered, a part was delivered).
+
+        If the database hiccups right then, giving up would make a retry repeat the side effect (ask Rasa
+        again, send a part twice), so keep trying for a while instead; only a longer outage gives up (and
+        accepts that one repetition).
+        """
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.options.journal_patience_s
+        pause = 0.1
+        while True:
+            try:
+                return await asyncio.to_thread(write, *args)
+            except (ServiceError, DBAPIError) as error:
+                # Any database error: the write is idempotent, and giving up costs a repetition.
+                if loop.time() + pause > deadline:
+                    raise
+                log.warning("journal write %s failed (%s); retrying", write.__name__, type(error).__name__)
+                await asyncio.sleep(pause)
+                pause = min(pause * 2, 5.0)
 
     def _retry_delay(self, entry: JournalEntry) -> timedelta:
         return retry_delay(entry.attempts + 1, base_s=self.options.retry_base_s, max_s=self.options.retry_max_s)
@@ -532,6 +560,8 @@ def run(mode: Mode | None = None, settings: Settings | None = None) -> int:
     """Process entry point: run the connector until SIGINT/SIGTERM. Returns an exit code."""
     settings = settings or get_settings()
     quiet_third_party_loggers()
+    # PTB 22 warns about its own use of RetryAfter.retry_after on every 429; we read it version-proof.
+    warnings.filterwarnings("ignore", message=".*retry_after.*", category=PTBDeprecationWarning)
     if settings.telegram_token is None:
         log.error("TELEGRAM_TOKEN is not set; the Telegram connector cannot start")
         return 2

@@ -28,7 +28,7 @@ def chat_id_from_sender(sender_id: str) -> int | None:
     if not sender_id.startswith(SENDER_PREFIX):
         return None
     try:
-        return int(sender_id[len(SENDER_PREFIX):])
+        return int(sender_id[len(SENDER_PREFIX) :])
     except ValueError:
         return None
 

@@ -33,12 +33,28 @@ from bot.services import identity
 #: Telegram deep-link payloads: up to 64 characters of A-Z, a-z, 0-9, _ and -.
 _START_PAYLOAD = re.compile(r"[A-Za-z0-9_-]{1,64}")
 _LANGUAGE_WORDS: dict[str, Language] = {
-    "tr": "tr", "türkçe": "tr", "turkce": "tr", "turkish": "tr",
-    "en": "en", "english": "en", "ingilizce": "en", "i̇ngilizce": "en",
+    "tr": "tr",
+    "türkçe": "tr",
+    "turkce": "tr",
+    "turkish": "tr",
+    "en": "en",
+    "english": "en",
+    "ingilizce": "en",
+    "i̇ngilizce": "en",
 }
 _MEDIA_KINDS = (
-    "photo", "video", "voice", "audio", "document", "sticker", "animation", "video_note", "location",
-    "venue", "poll", "dice",
+    "photo",
+    "video",
+    "voice",
+    "audio",
+    "document",
+    "sticker",
+    "animation",
+    "video_note",
+    "location",
+    "venue",
+    "poll",
+    "dice",
 )
 
 
@@ -214,9 +230,7 @@ def _keyboard_callback_data(markup: Any) -> set[str] | None:
     }
 
 
-def _interpret_callback(
-    update: Update, metadata: dict[str, Any], resolve: Callable[[str], str | None]
-) -> Decision:
+def _interpret_callback(update: Update, metadata: dict[str, Any], resolve: Callable[[str], str | None]) -> Decision:
     query = update.callback_query
     assert query is not None
     data = query.data

@@ -26,8 +26,7 @@ def store(payloads: Mapping[str, str]) -> None:
         return
     now = utcnow()
     rows = [
-        {"key": key, "payload": payload, "created_at": now, "last_used_at": now}
-        for key, payload in payloads.items()
+        {"key": key, "payload": payload, "created_at": now, "last_used_at": now} for key, payload in payloads.items()
     ]
     with transaction(write=True) as session:
         insert_ignoring_conflicts(session, TelegramCallbackPayload.__table__, rows, ["key"])

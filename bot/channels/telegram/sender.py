@@ -226,7 +226,10 @@ class TelegramSender:
                 delay = self.backoff_s * (2 ** (attempt - 1)) * random.uniform(0.8, 1.2)
                 log.info(
                     "telegram send to %s failed (%s); retry %d in %.1fs",
-                    log_ref(chat_id), type(error).__name__, attempt, delay,
+                    log_ref(chat_id),
+                    type(error).__name__,
+                    attempt,
+                    delay,
                 )
                 await asyncio.sleep(delay)
         raise AssertionError("unreachable")  # pragma: no cover

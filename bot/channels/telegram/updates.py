@@ -262,9 +262,7 @@ def release_leases(owner: str) -> int:
     """Give back every lease ``owner`` holds (graceful shutdown: a new process may continue at once)."""
     with transaction(write=True) as session:
         result = session.execute(
-            update(TelegramUpdate)
-            .where(TelegramUpdate.lease_owner == owner)
-            .values(lease_owner=None, lease_until=None)
+            update(TelegramUpdate).where(TelegramUpdate.lease_owner == owner).values(lease_owner=None, lease_until=None)
         )
         return rowcount(result)
 
@@ -272,8 +270,12 @@ def release_leases(owner: str) -> int:
 # --- reading ----------------------------------------------------------------------------------------------------
 
 
-def due_chats(bot_id: int, limit: int = 500) -> list[int]:
-    """Chats with a pending update that is due and not leased by a live worker."""
+def due_chats(bot_id: int, owner: str | None = None, limit: int = 500) -> list[int]:
+    """Chats with a pending update that is due and not leased by another live process.
+
+    Rows leased by ``owner`` itself are included: a process knows which of its workers run (and does not
+    start a second one for a chat), so its own lease left behind by a failed worker must not block the chat.
+    """
     now = utcnow()
     with transaction() as session:
         return list(
@@ -283,7 +285,11 @@ def due_chats(bot_id: int, limit: int = 500) -> list[int]:
                     TelegramUpdate.bot_id == bot_id,
                     TelegramUpdate.status.in_(PENDING_STATUSES),
                     TelegramUpdate.next_attempt_at <= now,
-                    or_(TelegramUpdate.lease_until.is_(None), TelegramUpdate.lease_until < now),
+                    or_(
+                        TelegramUpdate.lease_until.is_(None),
+                        TelegramUpdate.lease_until < now,
+                        TelegramUpdate.lease_owner == owner,
+                    ),
                 )
                 .group_by(TelegramUpdate.chat_id)
                 .order_by(func.min(TelegramUpdate.update_id))

@@ -16,11 +16,21 @@ from bot.services.errors import InvalidInput
 router = make_router()
 
 
-async def _users_page(ctx: Ctx, *, error: str | None = None, message: str | None = None, status_code: int = 200,
-                      values: dict | None = None) -> Response:
+async def _users_page(
+    ctx: Ctx,
+    *,
+    error: str | None = None,
+    message: str | None = None,
+    status_code: int = 200,
+    values: dict | None = None,
+) -> Response:
     users = await run(staff.list_users)
-    return render(ctx, "admin/users.html", {"users": users, "error": error, "message": message,
-                                             "values": values or {}}, status_code=status_code)
+    return render(
+        ctx,
+        "admin/users.html",
+        {"users": users, "error": error, "message": message, "values": values or {}},
+        status_code=status_code,
+    )
 
 
 @router.get("/admin/users")
@@ -39,8 +49,12 @@ async def create_user(
     try:
         account = await run(staff.create_user, email, password, role, display_name or None)
     except InvalidInput as error:
-        return await _users_page(ctx, error=f"adm.error.{error.code}", status_code=400,
-                                 values={"email": email, "display_name": display_name, "role": role})
+        return await _users_page(
+            ctx,
+            error=f"adm.error.{error.code}",
+            status_code=400,
+            values={"email": email, "display_name": display_name, "role": role},
+        )
     await audit(ctx, "staff_user.create", "staff_user", account.id, role=account.role)
     return RedirectResponse(f"{PREFIX}/admin/users?msg=created", status_code=303)
 
@@ -50,8 +64,7 @@ async def update_user(
     user_id: int, ctx: Ctx = Depends(require("admin")), role: str = Form(""), active: str = Form("")
 ) -> Response:
     try:
-        await run(staff.update_user, user_id, role=role or None,
-                  is_active=None if active == "" else active == "1")
+        await run(staff.update_user, user_id, role=role or None, is_active=None if active == "" else active == "1")
     except InvalidInput as error:
         return await _users_page(ctx, error=f"adm.error.{error.code}", status_code=400)
     await audit(ctx, "staff_user.update", "staff_user", user_id, role=role or None, active=active or None)
@@ -85,5 +98,6 @@ async def audit_log(ctx: Ctx = Depends(require("admin"))) -> Response:
     next_url = None
     if len(entries) == 100:
         next_url = f"{PREFIX}/admin/audit?" + urlencode({**filters, "before": entries[-1].id})
-    return render(ctx, "admin/audit.html", {"entries": entries, "names": names, "filters": filters,
-                                             "next_url": next_url})
+    return render(
+        ctx, "admin/audit.html", {"entries": entries, "names": names, "filters": filters, "next_url": next_url}
+    )

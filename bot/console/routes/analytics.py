@@ -8,6 +8,7 @@ from fastapi import Depends
 from fastapi.responses import JSONResponse, Response
 
 from bot.console.auth import Ctx, NotFound, require
+from bot.console.i18n import t
 from bot.console.routes.common import audit, make_router, parse_date, run
 from bot.console.routes.conversations import _catch_up
 from bot.console.templating import render
@@ -38,13 +39,19 @@ async def analytics_page(ctx: Ctx = Depends(require(*ANALYSTS))) -> Response:
     for name in analytics.CHART_NAMES:
         charts[name] = await run(analytics.chart, name, period)
     outcome = charts["outcomes"].extra["outcomes"]
-    return render(ctx, "analytics/page.html", {
-        "period": period,
-        "charts": charts,
-        "chart_json": {name: chart.to_json() for name, chart in charts.items()},
-        "outcomes": outcome,
-        "names": analytics.CHART_NAMES,
-    })
+    chart_json = {name: chart.to_json() for name, chart in charts.items()}
+    chart_json["outcomes"]["labels"] = [t(f"an.{label}", ctx.lang) for label in chart_json["outcomes"]["labels"]]
+    return render(
+        ctx,
+        "analytics/page.html",
+        {
+            "period": period,
+            "charts": charts,
+            "chart_json": chart_json,
+            "outcomes": outcome,
+            "names": analytics.CHART_NAMES,
+        },
+    )
 
 
 def _chart(name: str, ctx: Ctx) -> analytics.Chart:
@@ -57,8 +64,11 @@ def _chart(name: str, ctx: Ctx) -> analytics.Chart:
 async def chart_csv(name: str, ctx: Ctx = Depends(require(*ANALYSTS))) -> Response:
     chart = await run(_chart, name, ctx)
     await audit(ctx, "analytics.export", "chart", name)
-    return Response(chart.to_csv(), media_type="text/csv; charset=utf-8",
-                    headers={"Content-Disposition": f'attachment; filename="{name}.csv"'})
+    return Response(
+        chart.to_csv(),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{name}.csv"'},
+    )
 
 
 @router.get("/analytics/{name}.json")

@@ -44,15 +44,21 @@ async def home(ctx: Ctx = Depends(require())) -> Response:
     return RedirectResponse(home_for(ctx.user.role), status_code=303)
 
 
-def _login_page(request: Request, *, error: str | None = None, status_code: int = 200, email: str = "",
-                notice: str | None = None) -> Response:
+def _login_page(
+    request: Request, *, error: str | None = None, status_code: int = 200, email: str = "", notice: str | None = None
+) -> Response:
     ctx = Ctx(request, None, request_language(request, None))
     token = new_login_csrf()
     response = render(
         ctx,
         "login.html",
-        {"login_csrf": token, "error": error, "email": email, "next": safe_next(request.query_params.get("next")),
-         "notice": notice},
+        {
+            "login_csrf": token,
+            "error": error,
+            "email": email,
+            "next": safe_next(request.query_params.get("next")),
+            "notice": notice,
+        },
         status_code=status_code,
     )
     set_cookie(response, LOGIN_CSRF_COOKIE, sign_login_csrf(token), max_age=3600)
@@ -79,14 +85,14 @@ async def login_submit(
     if not check_login_csrf(request, csrf_token):
         raise CsrfFailed()
     lang = request_language(request, None)
-    result = await run(staff.login, email, password, client_ip(request),
-                       user_agent=request.headers.get("user-agent"))
+    result = await run(staff.login, email, password, client_ip(request), user_agent=request.headers.get("user-agent"))
     if result.status == "rate_limited":
         from bot.console.i18n import t
 
         minutes = max(1, math.ceil((result.retry_after_s or 60) / 60))
-        response = _login_page(request, error=t("login.rate_limited", lang, minutes=minutes), status_code=429,
-                               email=email)
+        response = _login_page(
+            request, error=t("login.rate_limited", lang, minutes=minutes), status_code=429, email=email
+        )
         response.headers["Retry-After"] = str(result.retry_after_s or 60)
         return response
     if result.status != "ok" or result.token is None or result.user is None:

@@ -123,10 +123,18 @@ async def campaign_detail(campaign_id: int, ctx: Ctx = Depends(require(*MARKETIN
         preview_error = str(error)
     results = await run(service.campaign_results, campaign_id)
     params = ctx.request.query_params
-    return render(ctx, "campaigns/detail.html", {
-        "c": info, "preview": preview, "preview_error": preview_error, "results": results,
-        "message": params.get("msg"), "error": params.get("err"),
-    })
+    return render(
+        ctx,
+        "campaigns/detail.html",
+        {
+            "c": info,
+            "preview": preview,
+            "preview_error": preview_error,
+            "results": results,
+            "message": params.get("msg"),
+            "error": params.get("err"),
+        },
+    )
 
 
 @router.get("/campaigns/{campaign_id}/dry-run")
@@ -172,5 +180,8 @@ async def campaign_results_csv(campaign_id: int, ctx: Ctx = Depends(require(*MAR
     except InvalidInput as error:
         raise NotFound() from error
     await audit(ctx, "campaign.results_export", "campaign", campaign_id)
-    return Response(data, media_type="text/csv; charset=utf-8",
-                    headers={"Content-Disposition": f'attachment; filename="campaign-{campaign_id}-results.csv"'})
+    return Response(
+        data,
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="campaign-{campaign_id}-results.csv"'},
+    )

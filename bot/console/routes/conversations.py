@@ -22,8 +22,24 @@ router = make_router()
 STAFF = ("agent", "admin")
 #: How long a page load may spend catching the summaries up with the tracker before rendering.
 PAGE_SYNC_BUDGET_S = 0.3
-FILTER_KEYS = ("from", "to", "channel", "language", "intent", "complaint", "problem", "score_kind", "score_max",
-               "score_min", "tag", "reviewed", "handover", "q", "sort", "dir")
+FILTER_KEYS = (
+    "from",
+    "to",
+    "channel",
+    "language",
+    "intent",
+    "complaint",
+    "problem",
+    "score_kind",
+    "score_max",
+    "score_min",
+    "tag",
+    "reviewed",
+    "handover",
+    "q",
+    "sort",
+    "dir",
+)
 
 
 def filters_from_query(params: Any) -> review.ConversationFilters:
@@ -76,7 +92,8 @@ async def conversation_list(ctx: Ctx = Depends(require(*STAFF))) -> Response:
         "active": active,
         "query_string": urlencode(active),
         "next_url": f"{PREFIX}/conversations?" + urlencode({**active, "cursor": page.next_cursor})
-        if page.next_cursor else None,
+        if page.next_cursor
+        else None,
         "first_url": f"{PREFIX}/conversations?" + urlencode(active),
         "has_cursor": bool(params.get("cursor")),
     }
@@ -200,8 +217,15 @@ async def correct_intent(
         if is_htmx(ctx):
             return PlainTextResponse(error.code, status_code=400)
         return _back(sender_id)
-    await audit(ctx, "turn.intent_corrected", "conversation", sender_id, event_id=event_id,
-                correction_id=correction_id, intent=intent)
+    await audit(
+        ctx,
+        "turn.intent_corrected",
+        "conversation",
+        sender_id,
+        event_id=event_id,
+        correction_id=correction_id,
+        intent=intent,
+    )
     if is_htmx(ctx):
         context = await _transcript_context(ctx, sender_id)
         item = next((i for i in context["transcript"].items if i.event_id == event_id and i.kind == "user"), None)
@@ -210,9 +234,11 @@ async def correct_intent(
 
 
 def _download(content: str, media_type: str, filename: str) -> Response:
-    return Response(content, media_type=media_type,
-                    headers={"Content-Disposition": f'attachment; filename="{filename}"',
-                             "Cache-Control": "no-store"})
+    return Response(
+        content,
+        media_type=media_type,
+        headers={"Content-Disposition": f'attachment; filename="{filename}"', "Cache-Control": "no-store"},
+    )
 
 
 def _safe_name(sender_id: str) -> str:
@@ -225,8 +251,11 @@ async def export_json(sender_id: str, ctx: Ctx = Depends(require(*STAFF))) -> Re
 
     data = await run(review.conversation_json, sender_id)
     await audit(ctx, "conversation.export", "conversation", sender_id, format="json")
-    return _download(json.dumps(data, ensure_ascii=False, indent=2, default=_json_default), "application/json",
-                     f"conversation-{_safe_name(sender_id)}.json")
+    return _download(
+        json.dumps(data, ensure_ascii=False, indent=2, default=_json_default),
+        "application/json",
+        f"conversation-{_safe_name(sender_id)}.json",
+    )
 
 
 def _json_default(value: Any) -> Any:
@@ -246,9 +275,14 @@ async def export_csv(sender_id: str, ctx: Ctx = Depends(require(*STAFF))) -> Res
 async def export_story(sender_id: str, ctx: Ctx = Depends(require(*STAFF))) -> Response:
     data = await run(review.story_yaml, sender_id)
     await audit(ctx, "conversation.export", "conversation", sender_id, format="story")
-    return Response(data, media_type="application/x-yaml; charset=utf-8",
-                    headers={"Content-Disposition": f'inline; filename="story-{_safe_name(sender_id)}.yml"',
-                             "Cache-Control": "no-store"})
+    return Response(
+        data,
+        media_type="application/x-yaml; charset=utf-8",
+        headers={
+            "Content-Disposition": f'inline; filename="story-{_safe_name(sender_id)}.yml"',
+            "Cache-Control": "no-store",
+        },
+    )
 
 
 # --- saved filters (conversations and review pages) ---------------------------------------------------------
@@ -256,7 +290,9 @@ async def export_story(sender_id: str, ctx: Ctx = Depends(require(*STAFF))) -> R
 
 @router.post("/filters")
 async def save_filter(
-    ctx: Ctx = Depends(require(*STAFF)), page: str = Form("conversations"), name: str = Form(""),
+    ctx: Ctx = Depends(require(*STAFF)),
+    page: str = Form("conversations"),
+    name: str = Form(""),
     query: str = Form(""),
 ) -> Response:
     target = f"{PREFIX}/{'review' if page == 'review' else 'conversations'}"
@@ -269,7 +305,9 @@ async def save_filter(
 
 
 @router.post("/filters/{filter_id}/delete")
-async def delete_filter(filter_id: int, ctx: Ctx = Depends(require(*STAFF)), page: str = Form("conversations")) -> Response:
+async def delete_filter(
+    filter_id: int, ctx: Ctx = Depends(require(*STAFF)), page: str = Form("conversations")
+) -> Response:
     await run(review.delete_saved_filter, ctx.user.id, filter_id)
     await audit(ctx, "saved_filter.delete", "saved_filter", filter_id)
     return RedirectResponse(f"{PREFIX}/{'review' if page == 'review' else 'conversations'}", status_code=303)

@@ -72,8 +72,13 @@ async def _conversation_panel(ctx: Ctx, sender_id: str, error: str | None = None
     context = await _transcript_context(ctx, sender_id)
     context["takeover_error"] = error
     if is_htmx(ctx):
-        return render(ctx, "conversations/_takeover.html", context, status_code=409 if error else 200,
-                      headers={"HX-Trigger": "transcript-changed"})
+        return render(
+            ctx,
+            "conversations/_takeover.html",
+            context,
+            status_code=409 if error else 200,
+            headers={"HX-Trigger": "transcript-changed"},
+        )
     return RedirectResponse(f"{PREFIX}/conversations/{sender_id}", status_code=303)
 
 
@@ -99,19 +104,28 @@ async def reply(sender_id: str, ctx: Ctx = Depends(require(*STAFF)), message: st
     if current is None or current.status != "active" or current.taken_by != ctx.user.id:
         return await _conversation_panel(ctx, sender_id, "ho.must_take")
     try:
-        record = await run(handover_service.record_agent_message, sender_id, ctx.user.id, message,
-                           handover_id=current.id)
+        record = await run(
+            handover_service.record_agent_message, sender_id, ctx.user.id, message, handover_id=current.id
+        )
     except InvalidInput as error:
         return await _conversation_panel(ctx, sender_id, f"ho.error.{error.code}")
     text = record.text
     if sender_id.startswith("tg-"):
         # Telegram shows every bot message the same way: say that a person is writing now.
         text = f"👤 {delivery.customer_text('agent_label', current.language)}: {record.text}"
-    result = await delivery.send_text(sender_id, text, source="agent", idempotency_key=f"agent-message-{record.id}",
-                                      language=current.language)
+    result = await delivery.send_text(
+        sender_id, text, source="agent", idempotency_key=f"agent-message-{record.id}", language=current.language
+    )
     await run(handover_service.mark_agent_message, record.id, "sent" if result.ok else "failed", result.error_code)
-    await audit(ctx, "handover.reply", "conversation", sender_id, agent_message_id=record.id,
-                delivered=result.ok, error=result.error_code)
+    await audit(
+        ctx,
+        "handover.reply",
+        "conversation",
+        sender_id,
+        agent_message_id=record.id,
+        delivered=result.ok,
+        error=result.error_code,
+    )
     return await _conversation_panel(ctx, sender_id)
 
 
@@ -132,8 +146,11 @@ async def release(sender_id: str, ctx: Ctx = Depends(require(*STAFF))) -> Respon
     info = await run(handover_service.release, sender_id, ctx.user.id, force=True)
     if current.status == "active":
         await delivery.send_text(
-            sender_id, delivery.customer_text("handover_released", current.language), source="system",
-            idempotency_key=f"handover-released-{info.id}", language=current.language,
+            sender_id,
+            delivery.customer_text("handover_released", current.language),
+            source="system",
+            idempotency_key=f"handover-released-{info.id}",
+            language=current.language,
         )
     await audit(ctx, "handover.release", "conversation", sender_id, handover_id=info.id)
     return await _conversation_panel(ctx, sender_id)

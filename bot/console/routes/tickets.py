@@ -51,11 +51,18 @@ async def ticket_list(ctx: Ctx = Depends(require(*STAFF))) -> Response:
     users = await run(staff.list_users)
     await audit(ctx, "ticket.list", "ticket", None, rows=len(page.rows))
     active = {k: params.get(k) for k in ("view", "priority", "assignee", "category", "q") if params.get(k)}
-    return render(ctx, "tickets/list.html", {
-        "page": page, "view": view, "active": active, "query_string": urlencode(active),
-        "users": {f"staff:{u.id}": u.display_name for u in users},
-        "categories": COMPLAINT_CATEGORIES,
-    })
+    return render(
+        ctx,
+        "tickets/list.html",
+        {
+            "page": page,
+            "view": view,
+            "active": active,
+            "query_string": urlencode(active),
+            "users": {f"staff:{u.id}": u.display_name for u in users},
+            "categories": COMPLAINT_CATEGORIES,
+        },
+    )
 
 
 async def _detail_context(ctx: Ctx, ref: str, message: str | None = None, error: str | None = None) -> dict:
@@ -78,8 +85,9 @@ async def _detail_context(ctx: Ctx, ref: str, message: str | None = None, error:
 
 @router.get("/tickets/{ref}")
 async def ticket_page(ref: str, ctx: Ctx = Depends(require(*STAFF))) -> Response:
-    context = await _detail_context(ctx, ref, message=ctx.request.query_params.get("msg"),
-                                    error=ctx.request.query_params.get("err"))
+    context = await _detail_context(
+        ctx, ref, message=ctx.request.query_params.get("msg"), error=ctx.request.query_params.get("err")
+    )
     await audit(ctx, "ticket.view", "ticket", ref)
     return render(ctx, "tickets/detail.html", context)
 
@@ -117,9 +125,9 @@ async def _tell_customer(ref: str, key: str, idempotency_key: str, **values: str
     if sender_id is None:
         return False, "no_reachable_channel"
     text = delivery.customer_text(key, language, ref=ref, **values)
-    result = await delivery.send_text(sender_id, text, source="agent",
-                                      idempotency_key=idempotency_key,
-                                      language=language)
+    result = await delivery.send_text(
+        sender_id, text, source="agent", idempotency_key=idempotency_key, language=language
+    )
     return result.ok, result.channel if result.ok else (result.error_code or "error")
 
 
@@ -152,12 +160,14 @@ async def status(
         resolution = resolution.strip()
         if resolution:
             info = await run(ticket_admin.add_note, ref, ctx.actor, resolution, internal=False)
-            ok, detail = await _tell_customer(ref, "ticket_resolved_with_note", f"ticket-note-{info.id}",
-                                              note=info.body)
+            ok, detail = await _tell_customer(
+                ref, "ticket_resolved_with_note", f"ticket-note-{info.id}", note=info.body
+            )
         else:
             stamp = int(row.resolved_at.timestamp()) if row.resolved_at else 0
             ok, detail = await _tell_customer(ref, "ticket_resolved", f"ticket-resolved-{ref}-{stamp}")
-        await audit(ctx, "ticket.customer_notified" if ok else "ticket.customer_notify_failed", "ticket", ref,
-                    channel=detail)
+        await audit(
+            ctx, "ticket.customer_notified" if ok else "ticket.customer_notify_failed", "ticket", ref, channel=detail
+        )
         return _back(ref, msg=f"notified:{detail}") if ok else _back(ref, err=f"notify:{detail}")
     return _back(ref)

@@ -60,7 +60,8 @@ def test_leases_keep_two_processes_off_the_same_update(migrated_db: str) -> None
     assert updates.claim(entry.id, "process-a", timedelta(seconds=60))
     assert not updates.claim(entry.id, "process-b", timedelta(seconds=60))
     assert updates.claim(entry.id, "process-a", timedelta(seconds=60))  # renewal
-    assert updates.due_chats(BOT_ID) == []  # leased work is not handed out again
+    assert updates.due_chats(BOT_ID, "process-b") == []  # leased work is not handed out to others...
+    assert updates.due_chats(BOT_ID, "process-a") == [3]  # ...but its holder may resume it
     assert updates.release_leases("process-a") == 1
     assert updates.claim(entry.id, "process-b", timedelta(seconds=60))
     # An expired lease (crashed process) can be taken over.

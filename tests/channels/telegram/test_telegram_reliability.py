@@ -283,3 +283,89 @@ async def test_group_chats_and_edits_are_not_handled(
     await telegram_api.wait_for_messages(6801, 1)
     assert rasa.requests and [r.message for r in rasa.requests] == ["son"]
     assert len(journal_rows()) == 1
+
+
+async def test_logs_carry_no_texts_phones_chat_ids_or_tokens(
+    start_connector: Any, telegram_api: FakeTelegramAPI, rasa: RasaStub, caplog: pytest.LogCaptureFixture
+) -> None:
+    import logging
+
+    from bot.channels.telegram.connector import quiet_third_party_loggers
+
+    names = ("httpx", "httpcore", "telegram", "telegram.ext", "tornado.access")
+    saved = {name: logging.getLogger(name).level for name in names}
+    caplog.set_level(logging.DEBUG)
+    quiet_third_party_loggers()
+    try:
+        user = telegram_api.user(987654321, "Ayşe", "tr")
+        rasa.fail_next(1)  # exercise the retry path's logging too
+        await start_connector()
+        telegram_api.enqueue_text(user, "gizli-metin-42 kargom nerede")
+        telegram_api.enqueue_contact(user, "0532 765 43 21")
+        await telegram_api.wait_for_messages(987654321, 3, timeout=10)
+        await telegram_api.wait_for(_replied, message="journal done")
+    finally:
+        for name, level in saved.items():
+            logging.getLogger(name).setLevel(level)
+    logged = "\n".join(record.getMessage() + str(record.args or "") for record in caplog.records)
+    assert "update" in logged  # there are log lines, with update ids
+    for secret in ("gizli-metin-42", "5327654321", "532 765", "987654321", telegram_api.token.split(":")[1]):
+        assert secret not in logged
+
+
+async def test_update_is_not_acknowledged_while_the_journal_is_unavailable(
+    start_connector: Any, telegram_api: FakeTelegramAPI, rasa: RasaStub
+) -> None:
+    from sqlalchemy import text
+
+    from bot.db import session_scope
+
+    user = telegram_api.user(6901, "Ayşe", "tr")
+    await start_connector()
+    telegram_api.enqueue_text(user, "önce")
+    await telegram_api.wait_for_messages(6901, 1)
+    await telegram_api.wait_for(_replied, message="journal done")
+
+    # The journal table disappears (a real database failure for every statement touching it).
+    with session_scope(write=True) as session:
+        session.execute(text("ALTER TABLE telegram_updates RENAME TO telegram_updates_offline"))
+    fetches_before = len(telegram_api.calls_of("getUpdates"))
+    update = telegram_api.enqueue_text(user, "sonra")
+    # PTB keeps fetching it (it was never confirmed), and nothing is sent to Rasa or the customer.
+    await telegram_api.wait_for(lambda: len(telegram_api.calls_of("getUpdates")) >= fetches_before + 2,
+                                timeout=10, message="re-fetches")
+    assert any(u["update_id"] == update["update_id"] for u in telegram_api.pending_updates)
+    assert rasa.messages_from("tg-6901") == ["önce"]
+
+    with session_scope(write=True) as session:
+        session.execute(text("ALTER TABLE telegram_updates_offline RENAME TO telegram_updates"))
+    await telegram_api.wait_for_messages(6901, 2, timeout=15)
+    assert telegram_api.texts(6901) == ["echo: önce", "echo: sonra"]
+    assert rasa.messages_from("tg-6901") == ["önce", "sonra"]
+
+
+async def test_database_outage_right_after_a_send_does_not_send_it_twice(
+    start_connector: Any, telegram_api: FakeTelegramAPI, rasa: RasaStub
+) -> None:
+    from sqlalchemy import text
+
+    from bot.db import session_scope
+
+    rasa.script = lambda request: [{"text": "bir"}, {"text": "iki"}]
+    user = telegram_api.user(6902, "Ayşe", "tr")
+    telegram_api.set_delay("sendMessage", 0.4)
+    await start_connector()
+    telegram_api.enqueue_text(user, "merhaba")
+    # The first part is on its way to Telegram when the journal becomes unavailable...
+    await telegram_api.wait_for(lambda: len(telegram_api.calls_of("sendMessage", 6902)) == 1, message="sending")
+    with session_scope(write=True) as session:
+        session.execute(text("ALTER TABLE telegram_updates RENAME TO telegram_updates_offline"))
+    await telegram_api.wait_for_messages(6902, 1)
+    await asyncio.sleep(0.6)  # ...and stays so while the connector wants to record the delivery.
+    with session_scope(write=True) as session:
+        session.execute(text("ALTER TABLE telegram_updates_offline RENAME TO telegram_updates"))
+    await telegram_api.wait_for_messages(6902, 2, timeout=15)
+    await telegram_api.wait_for(_replied, message="journal done")
+    await asyncio.sleep(0.3)
+    assert telegram_api.texts(6902) == ["bir", "iki"]
+    assert rasa.messages_from("tg-6902") == ["merhaba"]

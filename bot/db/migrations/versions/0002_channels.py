@@ -51,9 +51,7 @@ def upgrade() -> None:
         "telegram_updates",
         ["chat_id", "status", "update_id"],
     )
-    op.create_index(
-        "ix_telegram_updates_status_next_attempt_at", "telegram_updates", ["status", "next_attempt_at"]
-    )
+    op.create_index("ix_telegram_updates_status_next_attempt_at", "telegram_updates", ["status", "next_attempt_at"])
     op.create_index("ix_telegram_updates_completed_at", "telegram_updates", ["completed_at"])
 
     op.create_table(
@@ -64,9 +62,7 @@ def upgrade() -> None:
         sa.Column("last_used_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("key", name="pk_telegram_callback_payloads"),
     )
-    op.create_index(
-        "ix_telegram_callback_payloads_last_used_at", "telegram_callback_payloads", ["last_used_at"]
-    )
+    op.create_index("ix_telegram_callback_payloads_last_used_at", "telegram_callback_payloads", ["last_used_at"])
 
 
 def downgrade() -> None:

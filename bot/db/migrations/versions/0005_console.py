@@ -180,7 +180,9 @@ def upgrade() -> None:
         sa.Column("created_at", TS, nullable=False),
         sa.PrimaryKeyConstraint("id", name="pk_conversation_notes"),
         sa.ForeignKeyConstraint(
-            ["author_id"], ["console_users.id"], name="fk_conversation_notes_author_id_console_users",
+            ["author_id"],
+            ["console_users.id"],
+            name="fk_conversation_notes_author_id_console_users",
             ondelete="SET NULL",
         ),
     )
@@ -240,7 +242,9 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name="pk_console_saved_filters"),
         sa.UniqueConstraint("user_id", "page", "name", name="uq_console_saved_filters_user_id_page_name"),
         sa.ForeignKeyConstraint(
-            ["user_id"], ["console_users.id"], name="fk_console_saved_filters_user_id_console_users",
+            ["user_id"],
+            ["console_users.id"],
+            name="fk_console_saved_filters_user_id_console_users",
             ondelete="CASCADE",
         ),
     )
@@ -262,9 +266,7 @@ def upgrade() -> None:
         sa.Column("ticket_ref", sa.String(20), nullable=True),
         sa.Column("notified_at", TS, nullable=True),
         sa.PrimaryKeyConstraint("id", name="pk_handovers"),
-        sa.CheckConstraint(
-            "status IN ('waiting', 'active', 'released', 'expired')", name="ck_handovers_status"
-        ),
+        sa.CheckConstraint("status IN ('waiting', 'active', 'released', 'expired')", name="ck_handovers_status"),
         sa.ForeignKeyConstraint(
             ["taken_by"], ["console_users.id"], name="fk_handovers_taken_by_console_users", ondelete="SET NULL"
         ),
@@ -299,7 +301,9 @@ def upgrade() -> None:
             ["handover_id"], ["handovers.id"], name="fk_agent_messages_handover_id_handovers", ondelete="SET NULL"
         ),
         sa.ForeignKeyConstraint(
-            ["agent_id"], ["console_users.id"], name="fk_agent_messages_agent_id_console_users",
+            ["agent_id"],
+            ["console_users.id"],
+            name="fk_agent_messages_agent_id_console_users",
             ondelete="SET NULL",
         ),
     )
