@@ -621,7 +621,7 @@ async def run_telegram(
     n = args.telegram_conversations
     result = RunResult(channel="telegram", conversations=n, window_s=args.seconds)
     enqueued: dict[int, list[tuple[float, int]]] = defaultdict(list)
-    first_chat = 7_100_000_000 + (int(run_id[-6:]) % 100_000) * 1000
+    first_chat = 7_100_000_000 + (int(time.time()) % 100_000) * 1000  # new chats each run
     processes.spawn("telegram", [str(app_python()), "-m", "bot.channels.telegram", "--mode", "polling"], env)
     try:
         deadline_up = time.monotonic() + 120

@@ -1,11 +1,11 @@
 """Console commands: create the first admin and other users, keep the review tables in step.
 
-    python -m bot.cli create-admin --email admin@example.com            # prompts for the password twice
-    printf '%s\\n' "$PASSWORD" | python -m bot.cli create-admin --email admin@example.com --password-stdin
-    python -m bot.cli create-user --role agent --email ayse@example.com --name "Ayşe Y."
-    python -m bot.cli console-sync                 # fold new Rasa tracker events into the summaries once
-    python -m bot.cli console-rebuild-summaries    # recompute the summaries from the whole tracker store
-    python -m bot.cli console-expire-handovers     # run the handover expiry job once
+python -m bot.cli create-admin --email admin@example.com            # prompts for the password twice
+printf '%s\\n' "$PASSWORD" | python -m bot.cli create-admin --email admin@example.com --password-stdin
+python -m bot.cli create-user --role agent --email ayse@example.com --name "Ayşe Y."
+python -m bot.cli console-sync                 # fold new Rasa tracker events into the summaries once
+python -m bot.cli console-rebuild-summaries    # recompute the summaries from the whole tracker store
+python -m bot.cli console-expire-handovers     # run the handover expiry job once
 """
 
 from __future__ import annotations
@@ -31,12 +31,14 @@ def register(subparsers: Any) -> None:
     sync.add_argument("--budget", type=float, default=None, help="stop after this many seconds (default: catch up)")
     sync.set_defaults(func=_sync)
 
-    rebuild = subparsers.add_parser("console-rebuild-summaries",
-                                    help="recompute the console's conversation summaries from the tracker store")
+    rebuild = subparsers.add_parser(
+        "console-rebuild-summaries", help="recompute the console's conversation summaries from the tracker store"
+    )
     rebuild.set_defaults(func=_rebuild)
 
-    expire = subparsers.add_parser("console-expire-handovers",
-                                   help="expire unanswered requests for a person (ticket + customer notice)")
+    expire = subparsers.add_parser(
+        "console-expire-handovers", help="expire unanswered requests for a person (ticket + customer notice)"
+    )
     expire.set_defaults(func=_expire)
 
 
@@ -44,8 +46,11 @@ def _user_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--email", help="login e-mail (prompted when missing)")
     parser.add_argument("--name", help="display name (default: the part of the e-mail before @)")
     parser.add_argument("--language", choices=("tr", "en"), default="tr", help="console language (default tr)")
-    parser.add_argument("--password-stdin", action="store_true",
-                        help="read the password from the first line of standard input (no prompt, no echo)")
+    parser.add_argument(
+        "--password-stdin",
+        action="store_true",
+        help="read the password from the first line of standard input (no prompt, no echo)",
+    )
 
 
 def _read_password(args: argparse.Namespace) -> str:
@@ -86,9 +91,11 @@ def _sync(args: argparse.Namespace) -> int:
     from bot.services.tracker_events import sync_summaries
 
     report = sync_summaries(time_budget_s=args.budget)
-    print(f"events={report.events_read} conversations={report.conversations_touched} "
-          f"flags={report.flags_created} cursor={report.cursor} caught_up={report.caught_up} "
-          f"seconds={report.seconds}")
+    print(
+        f"events={report.events_read} conversations={report.conversations_touched} "
+        f"flags={report.flags_created} cursor={report.cursor} caught_up={report.caught_up} "
+        f"seconds={report.seconds}"
+    )
     return 0
 
 

@@ -301,6 +301,7 @@ TEXTS: dict[str, tuple[str, str]] = {
         "Status saved but the customer could not be told: {reason}.",
     ),
     "tk.invalid_transition": ("Bu durum değişikliğine izin yok.", "This status change is not allowed."),
+    "tk.overdue": ("İlk yanıt gecikti", "First response overdue"),
     "tk.sla": ("İlk yanıt hedefi", "First-response target"),
     # --- analytics ------------------------------------------------------------------------------------------
     "an.title": ("Analitik", "Analytics"),
@@ -333,7 +334,8 @@ TEXTS: dict[str, tuple[str, str]] = {
         "plus the median time to resolve.",
     ),
     "an.def.fallback": (
-        "Anlaşılamayan tur oranı: asistanın anlayamadığı müşteri turları / tüm müşteri turları (konuşmanın başladığı güne göre).",
+        "Anlaşılamayan tur oranı: asistanın anlayamadığı müşteri turları / tüm müşteri turları (konuşmanın "
+        "başladığı güne göre).",
         "Fallback rate: customer turns the assistant did not understand / all customer turns (by the day the "
         "conversation started).",
     ),
@@ -398,9 +400,8 @@ TEXTS: dict[str, tuple[str, str]] = {
 def t(key: str, lang: str = "tr", **values: object) -> str:
     pair = TEXTS.get(key)
     if pair is None:
-        text = key
-    else:
-        text = pair[1] if lang == "en" else pair[0]
+        return key
+    text = pair[1] if lang == "en" else pair[0]
     return text.format(**values) if values else text
 
 

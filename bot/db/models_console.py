@@ -176,6 +176,20 @@ class ConversationSummary(Base):
             postgresql_where=text("has_fallback = true"),
         ),
         Index(
+            "ix_conversation_summaries_csat",
+            "last_csat",
+            "last_event_at",
+            sqlite_where=text("last_csat IS NOT NULL"),
+            postgresql_where=text("last_csat IS NOT NULL"),
+        ),
+        Index(
+            "ix_conversation_summaries_nps",
+            "last_nps",
+            "last_event_at",
+            sqlite_where=text("last_nps IS NOT NULL"),
+            postgresql_where=text("last_nps IS NOT NULL"),
+        ),
+        Index(
             "ix_conversation_summaries_search",
             func.to_tsvector(literal_column("'simple'"), literal_column("search_text")),
             postgresql_using="gin",

@@ -229,8 +229,9 @@ def decode_cursor(cursor: str) -> tuple[Any, str] | None:
     return value, sender_id
 
 
-def conversation_query(session: Any, f: ConversationFilters, *, cursor: str | None = None,
-                       page_size: int = PAGE_SIZE) -> tuple[Any, Any, list[Any]]:
+def conversation_query(
+    session: Any, f: ConversationFilters, *, cursor: str | None = None, page_size: int = PAGE_SIZE
+) -> tuple[Any, Any, list[Any]]:
     """(page statement, sort column, filter conditions) - separate so the benchmark can EXPLAIN it."""
     sort_col = SORT_COLUMNS.get(f.sort, ConversationSummary.last_event_at)
     desc = f.direction != "asc"
@@ -243,8 +244,10 @@ def conversation_query(session: Any, f: ConversationFilters, *, cursor: str | No
             key = tuple_(sort_col, ConversationSummary.sender_id)
             bound = tuple_(literal(value, type_=sort_col.type), literal(sender_id, type_=String(255)))
             stmt = stmt.where(key < bound if desc else key > bound)
-    order = (sort_col.desc(), ConversationSummary.sender_id.desc()) if desc else (
-        sort_col.asc(), ConversationSummary.sender_id.asc()
+    order = (
+        (sort_col.desc(), ConversationSummary.sender_id.desc())
+        if desc
+        else (sort_col.asc(), ConversationSummary.sender_id.asc())
     )
     return stmt.order_by(*order).limit(page_size + 1), sort_col, conditions
 

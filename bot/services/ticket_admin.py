@@ -53,6 +53,16 @@ class TicketRow:
     first_response_at: datetime | None
     resolved_at: datetime | None
     description_preview: str
+    first_response_due_at: datetime | None = None
+
+    def overdue(self, now: datetime) -> bool:
+        """No first response yet and the promised first-response time has passed."""
+        return (
+            self.first_response_at is None
+            and self.first_response_due_at is not None
+            and self.status in ("open", "in_progress")
+            and self.first_response_due_at < now
+        )
 
 
 @dataclass(frozen=True)
@@ -109,6 +119,7 @@ def _row(t: Ticket) -> TicketRow:
         first_response_at=t.first_response_at,
         resolved_at=t.resolved_at,
         description_preview=(t.description or "")[:140],
+        first_response_due_at=getattr(t, "first_response_due_at", None),
     )
 
 

@@ -67,8 +67,15 @@ class Tracker:
     engine: Engine
     clock: float = field(default_factory=lambda: time.time() - 3600)
 
-    def _add(self, sender_id: str, event: dict[str, Any], *, intent: str | None = None, action: str | None = None,
-             at: float | None = None) -> int:
+    def _add(
+        self,
+        sender_id: str,
+        event: dict[str, Any],
+        *,
+        intent: str | None = None,
+        action: str | None = None,
+        at: float | None = None,
+    ) -> int:
         self.clock = at if at is not None else self.clock + 1.0
         event = {**event, "timestamp": self.clock}
         with self.engine.begin() as conn:
@@ -77,19 +84,39 @@ class Tracker:
                     "INSERT INTO events (sender_id, type_name, timestamp, intent_name, action_name, data) "
                     "VALUES (:s, :t, :ts, :i, :a, :d) RETURNING id"
                 ),
-                {"s": sender_id, "t": event["event"], "ts": self.clock, "i": intent, "a": action,
-                 "d": json.dumps(event)},
+                {
+                    "s": sender_id,
+                    "t": event["event"],
+                    "ts": self.clock,
+                    "i": intent,
+                    "a": action,
+                    "d": json.dumps(event),
+                },
             ).one()
         return int(row[0])
 
     def session_started(self, sender_id: str, **kw: Any) -> int:
-        self._add(sender_id, {"event": "action", "name": "action_session_start", "policy": None, "confidence": 1.0},
-                  action="action_session_start", **kw)
+        self._add(
+            sender_id,
+            {"event": "action", "name": "action_session_start", "policy": None, "confidence": 1.0},
+            action="action_session_start",
+            **kw,
+        )
         return self._add(sender_id, {"event": "session_started"})
 
-    def user(self, sender_id: str, text_: str, intent: str, confidence: float = 0.95, *,
-             entities: list[dict[str, Any]] | None = None, lang: str | None = "tr", channel: str | None = None,
-             ranking: list[dict[str, Any]] | None = None, **kw: Any) -> int:
+    def user(
+        self,
+        sender_id: str,
+        text_: str,
+        intent: str,
+        confidence: float = 0.95,
+        *,
+        entities: list[dict[str, Any]] | None = None,
+        lang: str | None = "tr",
+        channel: str | None = None,
+        ranking: list[dict[str, Any]] | None = None,
+        **kw: Any,
+    ) -> int:
         metadata: dict[str, Any] = {}
         if lang:
             metadata["language_hint"] = lang
@@ -114,13 +141,30 @@ class Tracker:
         return self._add(sender_id, event, intent=intent)
 
     def bot(self, sender_id: str, text_: str, buttons: list[dict[str, str]] | None = None, **kw: Any) -> int:
-        data: dict[str, Any] = {"elements": None, "quick_replies": None, "buttons": buttons, "attachment": None,
-                                "image": None, "custom": None}
+        data: dict[str, Any] = {
+            "elements": None,
+            "quick_replies": None,
+            "buttons": buttons,
+            "attachment": None,
+            "image": None,
+            "custom": None,
+        }
         return self._add(sender_id, {"event": "bot", "text": text_, "data": data, "metadata": {}}, **kw)
 
     def action(self, sender_id: str, name: str, confidence: float = 0.99, **kw: Any) -> int:
-        return self._add(sender_id, {"event": "action", "name": name, "policy": "TEDPolicy", "confidence": confidence,
-                                     "action_text": None, "hide_rule_turn": False}, action=name, **kw)
+        return self._add(
+            sender_id,
+            {
+                "event": "action",
+                "name": name,
+                "policy": "TEDPolicy",
+                "confidence": confidence,
+                "action_text": None,
+                "hide_rule_turn": False,
+            },
+            action=name,
+            **kw,
+        )
 
     def slot(self, sender_id: str, name: str, value: Any, **kw: Any) -> int:
         return self._add(sender_id, {"event": "slot", "name": name, "value": value}, **kw)
@@ -134,8 +178,17 @@ class Tracker:
     def resume(self, sender_id: str, **kw: Any) -> int:
         return self._add(sender_id, {"event": "resume"}, **kw)
 
-    def turn(self, sender_id: str, text_: str, intent: str, reply: str, *, confidence: float = 0.95,
-             action: str | None = None, **kw: Any) -> int:
+    def turn(
+        self,
+        sender_id: str,
+        text_: str,
+        intent: str,
+        reply: str,
+        *,
+        confidence: float = 0.95,
+        action: str | None = None,
+        **kw: Any,
+    ) -> int:
         event_id = self.user(sender_id, text_, intent, confidence, **kw)
         self.action(sender_id, action or f"utter_{intent}")
         self.bot(sender_id, reply)
@@ -241,8 +294,12 @@ def as_role(staff_users: Staff) -> Iterator[Any]:
     def factory(role: str) -> LoggedIn:
         client = make_client()
         clients.append(client)
-        email = {"agent": "ayse@memnun.test", "agent2": "mehmet@memnun.test", "marketer": "zeynep@memnun.test",
-                 "admin": "admin@memnun.test"}[role]
+        email = {
+            "agent": "ayse@memnun.test",
+            "agent2": "mehmet@memnun.test",
+            "marketer": "zeynep@memnun.test",
+            "admin": "admin@memnun.test",
+        }[role]
         return LoggedIn(client, login(client, email))
 
     yield factory
@@ -288,8 +345,13 @@ class Seeded:
     chat_id: int
 
 
-def create_customer(number: str = "MN100001", phone: str = "+905321234567", first_name: str = "Ayşe",
-                    last_name: str = "Yılmaz", tier: str = "Gold") -> int:
+def create_customer(
+    number: str = "MN100001",
+    phone: str = "+905321234567",
+    first_name: str = "Ayşe",
+    last_name: str = "Yılmaz",
+    tier: str = "Gold",
+) -> int:
     from datetime import UTC, date, datetime
 
     from bot.db.models import Customer, LoyaltyAccount
@@ -298,15 +360,26 @@ def create_customer(number: str = "MN100001", phone: str = "+905321234567", firs
     now = datetime.now(UTC)
     with session_scope(write=True) as session:
         customer = Customer(
-            customer_number=number, first_name=first_name, last_name=last_name, phone=phone,
-            email="ayse.yilmaz@example.com", birth_date=date(1988, 3, 14), preferred_language="tr",
-            checkin_consent=True, checkin_consent_at=now, checkin_consent_source="telegram",
-            marketing_consent=False, created_at=now,
+            customer_number=number,
+            first_name=first_name,
+            last_name=last_name,
+            phone=phone,
+            email="ayse.yilmaz@example.com",
+            birth_date=date(1988, 3, 14),
+            preferred_language="tr",
+            checkin_consent=True,
+            checkin_consent_at=now,
+            checkin_consent_source="telegram",
+            marketing_consent=False,
+            created_at=now,
         )
         session.add(customer)
         session.flush()
-        session.add(LoyaltyAccount(customer_id=customer.id, balance=6400, lifetime_points=7200, tier=tier,
-                                   created_at=now, updated_at=now))
+        session.add(
+            LoyaltyAccount(
+                customer_id=customer.id, balance=6400, lifetime_points=7200, tier=tier, created_at=now, updated_at=now
+            )
+        )
         return customer.id
 
 
@@ -322,17 +395,27 @@ def seed_conversation(tracker: Tracker, chat_id: int = 9001) -> Seeded:
     tracker.session_started(sender)
     ids["greet"] = tracker.turn(sender, "merhaba", "greet", "Merhaba Ayşe! Size nasıl yardımcı olabilirim?")
     ids["order"] = tracker.user(
-        sender, "SP1234567 siparişim nerede", "track_order", 0.97,
-        entities=[{"entity": "order_number", "start": 0, "end": 9, "value": "SP1234567", "extractor": "RegexEntityExtractor"}],
+        sender,
+        "SP1234567 siparişim nerede",
+        "track_order",
+        0.97,
+        entities=[
+            {"entity": "order_number", "start": 0, "end": 9, "value": "SP1234567", "extractor": "RegexEntityExtractor"}
+        ],
     )
     tracker.action(sender, "action_track_order")
     tracker.slot(sender, "order_number", "SP1234567")
-    tracker.bot(sender, "Siparişiniz kargoda, yarın teslim edilecek.",
-                buttons=[{"title": "Teşekkürler", "payload": "/thank"}])
+    tracker.bot(
+        sender, "Siparişiniz kargoda, yarın teslim edilecek.", buttons=[{"title": "Teşekkürler", "payload": "/thank"}]
+    )
     tracker.action(sender, "action_listen")
-    ids["fallback"] = tracker.user(sender, "kargom hala yok ne iş", "nlu_fallback", 0.31,
-                                   ranking=[{"name": "nlu_fallback", "confidence": 0.31},
-                                            {"name": "complain", "confidence": 0.29}])
+    ids["fallback"] = tracker.user(
+        sender,
+        "kargom hala yok ne iş",
+        "nlu_fallback",
+        0.31,
+        ranking=[{"name": "nlu_fallback", "confidence": 0.31}, {"name": "complain", "confidence": 0.29}],
+    )
     tracker.action(sender, "action_default_fallback")
     tracker.bot(sender, "Üzgünüm, anlayamadım. Başka türlü yazar mısınız?")
     tracker.action(sender, "action_listen")
@@ -345,13 +428,15 @@ def seed_conversation(tracker: Tracker, chat_id: int = 9001) -> Seeded:
     tracker.action(sender, "complaint_form")
     tracker.slot(sender, "phone", "+905321234567")
     tracker.active_loop(sender, None)
-    ticket = tickets.open_ticket(customer_id, "delivery", "Paket ezik geldi", "SP1234567", "telegram", sender, "tr",
-                                 f"seed-ticket-{chat_id}")
+    ticket = tickets.open_ticket(
+        customer_id, "delivery", "Paket ezik geldi", "SP1234567", "telegram", sender, "tr", f"seed-ticket-{chat_id}"
+    )
     tracker.bot(sender, f"Kaydınızı {ticket.ref} numarasıyla açtım.")
     tracker.action(sender, "action_listen")
     ids["score"] = tracker.user(sender, "1", "inform", 0.99)
-    survey = surveys.record_survey_response("csat", 1, "çok kötü", customer_id, sender, None, "telegram",
-                                            f"seed-survey-{chat_id}")
+    survey = surveys.record_survey_response(
+        "csat", 1, "çok kötü", customer_id, sender, None, "telegram", f"seed-survey-{chat_id}"
+    )
     tracker.bot(sender, "Geri bildiriminiz için teşekkürler.")
 
     web = "web-5b1f8a2c-7e4d-4c3b-9a1e-2d6f0c8b7a91"

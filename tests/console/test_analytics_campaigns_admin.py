@@ -58,8 +58,9 @@ def test_outcomes_and_rates(tracker: Tracker, as_role) -> None:
 def test_chart_json_and_period_bounds(tracker: Tracker, as_role) -> None:
     seed_conversation(tracker)
     marketer = as_role("marketer")
-    data = marketer.get("/console/analytics/conversations_by_channel.json",
-                        params={"from": "2020-01-01", "to": "2030-01-01"}).json()
+    data = marketer.get(
+        "/console/analytics/conversations_by_channel.json", params={"from": "2020-01-01", "to": "2030-01-01"}
+    ).json()
     assert len(data["labels"]) == 366  # clamped to a year
 
 
@@ -70,15 +71,23 @@ def test_campaign_pages_create_preview_schedule_and_results(tracker: Tracker, as
     conversations.record_channel("tg-9101", "telegram", customer_id, language="tr")
     marketer = as_role("marketer")
     assert "Yeni kampanya" in marketer.get("/console/campaigns").text
-    bad = marketer.post("/console/campaigns", {"name": "", "survey_type": "csat", "template_tr": "x",
-                                               "template_en": "y", "schedule_kind": "once"})
+    bad = marketer.post(
+        "/console/campaigns",
+        {"name": "", "survey_type": "csat", "template_tr": "x", "template_en": "y", "schedule_kind": "once"},
+    )
     assert bad.status_code == 400 and "campaign-error" in bad.text
-    created = marketer.post("/console/campaigns", {
-        "name": "Altın üyelere NPS", "survey_type": "nps",
-        "template_tr": "Merhaba {first_name}, bizi tavsiye eder misiniz?",
-        "template_en": "Hi {first_name}, would you recommend us?",
-        "schedule_kind": "once", "run_at": "2099-06-01T10:00", "seg_language": "tr",
-    })
+    created = marketer.post(
+        "/console/campaigns",
+        {
+            "name": "Altın üyelere NPS",
+            "survey_type": "nps",
+            "template_tr": "Merhaba {first_name}, bizi tavsiye eder misiniz?",
+            "template_en": "Hi {first_name}, would you recommend us?",
+            "schedule_kind": "once",
+            "run_at": "2099-06-01T10:00",
+            "seg_language": "tr",
+        },
+    )
     assert created.status_code == 303, created.text[:500]
     detail_url = created.headers["location"]
     campaign_id = int(detail_url.rsplit("/", 1)[1])
@@ -100,11 +109,14 @@ def test_campaign_pages_create_preview_schedule_and_results(tracker: Tracker, as
 def test_admin_manages_users_and_reads_the_audit_log(tracker: Tracker, as_role) -> None:
     seeded = seed_conversation(tracker)
     admin = as_role("admin")
-    created = admin.post("/console/admin/users", {"email": "yeni@memnun.test", "display_name": "Yeni Kişi",
-                                                  "role": "marketer", "password": "long enough pass"})
+    created = admin.post(
+        "/console/admin/users",
+        {"email": "yeni@memnun.test", "display_name": "Yeni Kişi", "role": "marketer", "password": "long enough pass"},
+    )
     assert created.status_code == 303
-    duplicate = admin.post("/console/admin/users", {"email": "yeni@memnun.test", "role": "agent",
-                                                    "password": "long enough pass"})
+    duplicate = admin.post(
+        "/console/admin/users", {"email": "yeni@memnun.test", "role": "agent", "password": "long enough pass"}
+    )
     assert duplicate.status_code == 400 and "zaten kayıtlı" in duplicate.text
     account = next(u for u in staff.list_users() if u.email == "yeni@memnun.test")
     assert account.role == "marketer"

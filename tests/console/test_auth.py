@@ -43,8 +43,9 @@ def test_short_password_is_refused(migrated_db: str) -> None:
 def test_login_sets_hardened_cookie_and_logout_revokes(staff_users: Staff) -> None:
     client = make_client()
     token = login_csrf(client)
-    response = client.post("/console/login", data={"email": "Ayse@Memnun.test ", "password": PASSWORD,
-                                                    "csrf_token": token})
+    response = client.post(
+        "/console/login", data={"email": "Ayse@Memnun.test ", "password": PASSWORD, "csrf_token": token}
+    )
     assert response.status_code == 303
     assert response.headers["location"] == "/console/conversations"
     cookie = next(h for h in response.headers.get_list("set-cookie") if h.startswith("memnun_console="))
@@ -57,8 +58,12 @@ def test_login_sets_hardened_cookie_and_logout_revokes(staff_users: Staff) -> No
     out = client.post("/console/logout", data={"csrf_token": csrf})
     assert out.status_code == 303
     with session_scope() as session:
-        assert session.scalar(select(func.count()).select_from(StaffSession).where(
-            StaffSession.user_id == staff_users.agent.id)) == 0
+        assert (
+            session.scalar(
+                select(func.count()).select_from(StaffSession).where(StaffSession.user_id == staff_users.agent.id)
+            )
+            == 0
+        )
     # The old cookie no longer works even if a client kept it.
     assert client.get("/console/conversations").status_code == 303
 
@@ -70,8 +75,9 @@ def test_secure_flag_when_configured(staff_users: Staff, monkeypatch) -> None:
     get_settings.cache_clear()
     client = make_client("https://testserver")  # a browser sends Secure cookies over HTTPS only
     token = login_csrf(client)
-    response = client.post("/console/login", data={"email": "ayse@memnun.test", "password": PASSWORD,
-                                                    "csrf_token": token})
+    response = client.post(
+        "/console/login", data={"email": "ayse@memnun.test", "password": PASSWORD, "csrf_token": token}
+    )
     cookie = next(h for h in response.headers.get_list("set-cookie") if h.startswith("memnun_console="))
     assert "secure" in cookie.lower()
 
@@ -79,11 +85,13 @@ def test_secure_flag_when_configured(staff_users: Staff, monkeypatch) -> None:
 def test_wrong_password_and_unknown_user_look_the_same(staff_users: Staff) -> None:
     client = make_client()
     token = login_csrf(client)
-    wrong = client.post("/console/login", data={"email": "ayse@memnun.test", "password": "nope-nope-nope",
-                                                 "csrf_token": token})
+    wrong = client.post(
+        "/console/login", data={"email": "ayse@memnun.test", "password": "nope-nope-nope", "csrf_token": token}
+    )
     token = login_csrf(client)
-    unknown = client.post("/console/login", data={"email": "ghost@memnun.test", "password": "nope-nope-nope",
-                                                   "csrf_token": token})
+    unknown = client.post(
+        "/console/login", data={"email": "ghost@memnun.test", "password": "nope-nope-nope", "csrf_token": token}
+    )
     assert wrong.status_code == unknown.status_code == 401
     assert "E-posta ya da şifre hatalı." in wrong.text and "E-posta ya da şifre hatalı." in unknown.text
 
@@ -92,13 +100,15 @@ def test_login_rate_limit_per_account_and_ip(staff_users: Staff) -> None:
     client = make_client()
     for _ in range(staff.MAX_FAILURES_PER_ACCOUNT_IP):
         token = login_csrf(client)
-        response = client.post("/console/login", data={"email": "ayse@memnun.test", "password": "wrong-password",
-                                                        "csrf_token": token})
+        response = client.post(
+            "/console/login", data={"email": "ayse@memnun.test", "password": "wrong-password", "csrf_token": token}
+        )
         assert response.status_code == 401
     token = login_csrf(client)
     # Even the right password is refused while limited (a correct guess must not be distinguishable).
-    limited = client.post("/console/login", data={"email": "ayse@memnun.test", "password": PASSWORD,
-                                                   "csrf_token": token})
+    limited = client.post(
+        "/console/login", data={"email": "ayse@memnun.test", "password": PASSWORD, "csrf_token": token}
+    )
     assert limited.status_code == 429
     assert int(limited.headers["retry-after"]) > 0
     assert "Çok fazla hatalı deneme" in limited.text
@@ -108,8 +118,11 @@ def test_login_rate_limit_per_account_and_ip(staff_users: Staff) -> None:
     ok = other.post("/console/login", data={"email": "zeynep@memnun.test", "password": PASSWORD, "csrf_token": token})
     assert ok.status_code == 303
     with session_scope() as session:
-        failures = session.scalar(select(func.count()).select_from(LoginAttempt).where(
-            LoginAttempt.email == "ayse@memnun.test", LoginAttempt.succeeded.is_(False)))
+        failures = session.scalar(
+            select(func.count())
+            .select_from(LoginAttempt)
+            .where(LoginAttempt.email == "ayse@memnun.test", LoginAttempt.succeeded.is_(False))
+        )
     assert failures == staff.MAX_FAILURES_PER_ACCOUNT_IP  # the limited attempt itself is not even checked
 
 
@@ -131,8 +144,9 @@ def test_rate_limit_window_expires(staff_users: Staff) -> None:
 def test_login_form_requires_its_csrf_token(staff_users: Staff) -> None:
     client = make_client()
     login_csrf(client)
-    response = client.post("/console/login", data={"email": "ayse@memnun.test", "password": PASSWORD,
-                                                    "csrf_token": "forged"})
+    response = client.post(
+        "/console/login", data={"email": "ayse@memnun.test", "password": PASSWORD, "csrf_token": "forged"}
+    )
     assert response.status_code == 403
     assert "memnun_console=" not in " ".join(response.headers.get_list("set-cookie"))
 
@@ -143,8 +157,9 @@ def test_post_without_or_with_wrong_csrf_is_rejected(staff_users: Staff, tracker
     csrf = login(client, "ayse@memnun.test")
     missing = client.post("/console/conversations/tg-42/tags", data={"tag": "kargo"})
     wrong = client.post("/console/conversations/tg-42/tags", data={"tag": "kargo", "csrf_token": csrf[:-2] + "xx"})
-    header_wrong = client.post("/console/conversations/tg-42/tags", data={"tag": "kargo"},
-                               headers={"X-CSRF-Token": "nope"})
+    header_wrong = client.post(
+        "/console/conversations/tg-42/tags", data={"tag": "kargo"}, headers={"X-CSRF-Token": "nope"}
+    )
     assert missing.status_code == wrong.status_code == header_wrong.status_code == 403
     assert "Güvenlik doğrulaması başarısız" in missing.text
     from bot.services import review
@@ -168,14 +183,18 @@ def test_password_change_ends_other_sessions(staff_users: Staff) -> None:
     login(phone, "ayse@memnun.test")
     csrf = login(laptop, "ayse@memnun.test")
     new_password = "a much longer passphrase"
-    mismatch = laptop.post("/console/password", data={"current": PASSWORD, "new": new_password, "repeat": "other",
-                                                      "csrf_token": csrf})
+    mismatch = laptop.post(
+        "/console/password", data={"current": PASSWORD, "new": new_password, "repeat": "other", "csrf_token": csrf}
+    )
     assert mismatch.status_code == 400
-    wrong = laptop.post("/console/password", data={"current": "wrong-current", "new": new_password,
-                                                   "repeat": new_password, "csrf_token": csrf})
+    wrong = laptop.post(
+        "/console/password",
+        data={"current": "wrong-current", "new": new_password, "repeat": new_password, "csrf_token": csrf},
+    )
     assert wrong.status_code == 400 and "Mevcut şifre hatalı" in wrong.text
-    done = laptop.post("/console/password", data={"current": PASSWORD, "new": new_password, "repeat": new_password,
-                                                  "csrf_token": csrf})
+    done = laptop.post(
+        "/console/password", data={"current": PASSWORD, "new": new_password, "repeat": new_password, "csrf_token": csrf}
+    )
     assert done.status_code == 200 and "Şifreniz değişti" in done.text
     assert laptop.get("/console/conversations").status_code == 200  # this session stays
     assert phone.get("/console/conversations").status_code == 303  # the other one ended
@@ -207,13 +226,22 @@ def test_last_admin_cannot_be_demoted(staff_users: Staff) -> None:
 def test_open_redirect_after_login_is_refused(staff_users: Staff) -> None:
     client = make_client()
     token = login_csrf(client)
-    response = client.post("/console/login", data={"email": "ayse@memnun.test", "password": PASSWORD,
-                                                    "csrf_token": token, "next": "https://evil.example/phish"})
+    response = client.post(
+        "/console/login",
+        data={
+            "email": "ayse@memnun.test",
+            "password": PASSWORD,
+            "csrf_token": token,
+            "next": "https://evil.example/phish",
+        },
+    )
     assert response.headers["location"] == "/console/conversations"
     client = make_client()
     token = login_csrf(client)
-    response = client.post("/console/login", data={"email": "ayse@memnun.test", "password": PASSWORD,
-                                                    "csrf_token": token, "next": "/console/tickets"})
+    response = client.post(
+        "/console/login",
+        data={"email": "ayse@memnun.test", "password": PASSWORD, "csrf_token": token, "next": "/console/tickets"},
+    )
     assert response.headers["location"] == "/console/tickets"
 
 
@@ -249,7 +277,7 @@ def test_templates_only_use_known_text_keys() -> None:
     root = Path(__file__).resolve().parents[2] / "bot" / "console" / "templates"
     used = set()
     for template in root.rglob("*.html"):
-        used.update(re.findall(r'''\bt\(\s*["']([a-z_.]+)["']''', template.read_text(encoding="utf-8")))
+        used.update(re.findall(r"""\bt\(\s*["']([a-z_.]+)["']""", template.read_text(encoding="utf-8")))
     # Keys built as t("prefix." ~ value) are checked by the pages' own tests; here only literal keys.
     missing = sorted(k for k in used if not k.endswith(".") and k not in TEXTS)
     assert not missing, missing

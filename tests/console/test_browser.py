@@ -22,7 +22,6 @@ from tests.console.conftest import PASSWORD, Seeded, ThreadedServer, Tracker, se
 from tests.console.rasa_events_stub import RasaEventsStub
 from tests.fakes.telegram_api import FakeTelegramAPI
 
-
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
@@ -88,8 +87,13 @@ def stack(tracker: Tracker, staff_users: Any, monkeypatch: pytest.MonkeyPatch) -
         get_settings.cache_clear()
         seeded = seed_conversation(tracker)
         telegram.user(seeded.chat_id)
-        for n, (text, intent) in enumerate([("puanım ne kadar", "check_points"), ("kampanya var mı", "ask_offers"),
-                                             ("iade süresi kaç gün", "ask_refund")]):
+        for n, (text, intent) in enumerate(
+            [
+                ("puanım ne kadar", "check_points"),
+                ("kampanya var mı", "ask_offers"),
+                ("iade süresi kaç gün", "ask_refund"),
+            ]
+        ):
             tracker.turn(f"tg-{7000 + n}", text, intent, "Tabii, hemen bakıyorum.", confidence=0.9 - n * 0.2)
         with ConsoleServer() as console:
             yield {"url": console.url, "seeded": seeded, "rasa": rasa, "telegram": telegram}
@@ -220,7 +224,9 @@ def test_marketer_sees_charts_creates_a_campaign_and_no_transcripts(stack: dict[
     assert page.url.endswith("/console/analytics")
     page.wait_for_function("document.querySelectorAll('canvas[data-chart][data-rendered=\"1\"]').length >= 8")
     rendered = page.evaluate("[...document.querySelectorAll('canvas[data-chart]')].map(c => c.dataset.chart)")
-    assert {"conversations_by_channel", "outcomes", "top_intents", "fallback_rate", "csat", "nps", "tiers"} <= set(rendered)
+    assert {"conversations_by_channel", "outcomes", "top_intents", "fallback_rate", "csat", "nps", "tiers"} <= set(
+        rendered
+    )
     _shot(page, "analytics")
 
     page.goto(f"{base}/console/campaigns/new")

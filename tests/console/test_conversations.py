@@ -70,8 +70,9 @@ def test_filters(tracker: Tracker, as_role) -> None:
     page = agent.get("/console/conversations", params={"sort": "turns", "dir": "asc"}).text
     assert page.index(f'data-sender="{seeded.sender_id}"') > page.index(f'data-sender="{old}"')
     # An htmx filter request gets only the results fragment.
-    fragment = agent.get("/console/conversations", params={"channel": "web"},
-                         headers={"HX-Request": "true", "HX-Target": "results"})
+    fragment = agent.get(
+        "/console/conversations", params={"channel": "web"}, headers={"HX-Request": "true", "HX-Target": "results"}
+    )
     assert "<html" not in fragment.text and seeded.web_sender_id in fragment.text
     views = _audit("conversation.list")
     assert views and views[-1].actor.startswith("staff:")
@@ -104,14 +105,16 @@ def test_transcript_shows_turns_actions_forms_and_our_data(tracker: Tracker, as_
     html = page.text
     for expected in (
         "SP1234567 siparişim nerede",  # customer text
-        "track_order", "0.97",  # intent and confidence
+        "track_order",
+        "0.97",  # intent and confidence
         "order_number=SP1234567",  # entity
         "action_track_order",  # bot action
         "Siparişiniz kargoda",  # bot text
         "Teşekkürler",  # its button
         "complaint_form",  # form activation
         "Form bitti",  # form ended
-        "CSAT 1", "çok kötü",  # survey answer inline
+        "CSAT 1",
+        "çok kötü",  # survey answer inline
         seeded.ticket_ref,  # ticket inline
         "complain",  # what the model would have chosen instead of nlu_fallback
     ):
@@ -155,7 +158,9 @@ def test_tags_notes_and_reviewed(tracker: Tracker, as_role) -> None:
     s = seeded.sender_id
     assert agent.post(f"/console/conversations/{s}/tags", {"tag": "  Kargo  Gecikmesi "}).status_code == 303
     assert agent.post(f"/console/conversations/{s}/tags", {"tag": "<b>"}).status_code == 303  # refused quietly
-    assert agent.post(f"/console/conversations/{s}/notes", {"body": "Kart 4111 1111 1111 1111 yazmış"}).status_code == 303
+    assert (
+        agent.post(f"/console/conversations/{s}/notes", {"body": "Kart 4111 1111 1111 1111 yazmış"}).status_code == 303
+    )
     fragment = agent.post(f"/console/conversations/{s}/reviewed", {"reviewed": "1"}, headers={"HX-Request": "true"})
     assert "kargo gecikmesi" in fragment.text and "reviewed-badge" in fragment.text
     assert "4111 1111 1111 1111" not in fragment.text  # the note was masked before storing
@@ -164,7 +169,9 @@ def test_tags_notes_and_reviewed(tracker: Tracker, as_role) -> None:
     assert review.list_flags(status="new").total == 0 or all(
         f.sender_id != s for f in review.list_flags(status="new").rows
     )
-    actions = {a.action for a in _audit("conversation.tag") + _audit("conversation.note") + _audit("conversation.reviewed")}
+    actions = {
+        a.action for a in _audit("conversation.tag") + _audit("conversation.note") + _audit("conversation.reviewed")
+    }
     assert actions == {"conversation.tag", "conversation.note", "conversation.reviewed"}
     assert "body" not in json.dumps([a.details for a in _audit("conversation.note")])
 
@@ -174,18 +181,27 @@ def test_correct_intent_and_export_nlu_yaml(tracker: Tracker, as_role) -> None:
     agent = as_role("agent")
     s = seeded.sender_id
     fallback_event = seeded.user_event_ids["fallback"]
-    response = agent.post(f"/console/conversations/{s}/turns/{fallback_event}/intent", {"intent": "complain"},
-                          headers={"HX-Request": "true"})
+    response = agent.post(
+        f"/console/conversations/{s}/turns/{fallback_event}/intent",
+        {"intent": "complain"},
+        headers={"HX-Request": "true"},
+    )
     assert response.status_code == 200 and "complain" in response.text and "corrected-intent" in response.text
     agent.post(f"/console/conversations/{s}/turns/{seeded.user_event_ids['low']}/intent", {"intent": "complain"})
     web_event = next(i.event_id for i in review.load_transcript(seeded.web_sender_id).items if i.kind == "user")
     agent.post(f"/console/conversations/{seeded.web_sender_id}/turns/{web_event}/intent", {"intent": "ask_refund"})
     # Invalid: a bot event, another conversation's event, a bad intent name.
-    bad = agent.post(f"/console/conversations/{seeded.web_sender_id}/turns/{fallback_event}/intent",
-                     {"intent": "complain"}, headers={"HX-Request": "true"})
+    bad = agent.post(
+        f"/console/conversations/{seeded.web_sender_id}/turns/{fallback_event}/intent",
+        {"intent": "complain"},
+        headers={"HX-Request": "true"},
+    )
     assert bad.status_code == 400
-    bad = agent.post(f"/console/conversations/{s}/turns/{fallback_event}/intent", {"intent": "no spaces"},
-                     headers={"HX-Request": "true"})
+    bad = agent.post(
+        f"/console/conversations/{s}/turns/{fallback_event}/intent",
+        {"intent": "no spaces"},
+        headers={"HX-Request": "true"},
+    )
     assert bad.status_code == 400
 
     exported = agent.get("/console/review/corrections.yml")
@@ -242,7 +258,7 @@ def test_json_and_csv_exports(tracker: Tracker, as_role) -> None:
 
 
 def test_csv_export_defuses_formulas(tracker: Tracker, as_role) -> None:
-    tracker.turn("tg-66", "=HYPERLINK(\"http://evil\")", "inform", "?")
+    tracker.turn("tg-66", '=HYPERLINK("http://evil")', "inform", "?")
     tracker_events.sync_summaries()
     agent = as_role("agent")
     text = agent.get("/console/conversations/tg-66/export.csv").text
@@ -252,8 +268,10 @@ def test_csv_export_defuses_formulas(tracker: Tracker, as_role) -> None:
 def test_saved_filters_are_per_user(tracker: Tracker, as_role) -> None:
     seed_conversation(tracker)
     ayse, mehmet = as_role("agent"), as_role("agent2")
-    response = ayse.post("/console/filters", {"page": "conversations", "name": "Telegram şikayetleri",
-                                              "query": "channel=telegram&complaint=1"})
+    response = ayse.post(
+        "/console/filters",
+        {"page": "conversations", "name": "Telegram şikayetleri", "query": "channel=telegram&complaint=1"},
+    )
     assert response.status_code == 303 and response.headers["location"].endswith("?channel=telegram&complaint=1")
     assert "Telegram şikayetleri" in ayse.get("/console/conversations").text
     assert "Telegram şikayetleri" not in mehmet.get("/console/conversations").text

@@ -75,8 +75,12 @@ ROUTES: list[tuple[str, str, tuple[str, ...]]] = [
     ("POST", "/console/logout", EVERYONE),
 ]
 # Public by design: the login form, language switch and static files.
-PUBLIC = {("GET", "/console/login"), ("POST", "/console/login"), ("GET", "/console/lang/{code}"),
-          ("GET", "/console/static/{path}")}
+PUBLIC = {
+    ("GET", "/console/login"),
+    ("POST", "/console/login"),
+    ("GET", "/console/lang/{code}"),
+    ("GET", "/console/static/{path}"),
+}
 
 
 def _app_routes() -> set[tuple[str, str]]:
@@ -100,9 +104,16 @@ def _template(path: str) -> str:
 def test_route_table_covers_the_app() -> None:
     listed = {(m, _template(p)) for m, p, _ in ROUTES} | {(m, _template(p)) for m, p in PUBLIC}
     # Concrete values in the table stand for the app's path parameters.
-    normalized_listed = {(m, p.replace("/kargo/", "/{}/").replace("/outcomes.csv", "/{}.csv")
-                          .replace("/tiers.json", "/{}.json").replace("/pause", "/{}"))
-                         for m, p in listed}
+    normalized_listed = {
+        (
+            m,
+            p.replace("/kargo/", "/{}/")
+            .replace("/outcomes.csv", "/{}.csv")
+            .replace("/tiers.json", "/{}.json")
+            .replace("/pause", "/{}"),
+        )
+        for m, p in listed
+    }
     app = {(m, _template(p)) for m, p in _app_routes()}
     missing = sorted(app - normalized_listed)
     assert not missing, f"routes without a role test: {missing}"
@@ -116,8 +127,14 @@ def world(tracker: Tracker, staff_users) -> dict[str, str]:
     flags = review.list_flags(status="new")
     saved = review.save_filter(staff_users.agent.id, "conversations", "mine", "channel=telegram")
     campaign = campaigns.create_campaign(
-        {"name": "Memnuniyet", "survey_type": "csat", "template_tr": "Merhaba {first_name}, bizi puanlar mısınız?",
-         "template_en": "Hi {first_name}, how did we do?", "schedule_kind": "once", "run_at": "2099-01-01T10:00"},
+        {
+            "name": "Memnuniyet",
+            "survey_type": "csat",
+            "template_tr": "Merhaba {first_name}, bizi puanlar mısınız?",
+            "template_en": "Hi {first_name}, how did we do?",
+            "schedule_kind": "once",
+            "run_at": "2099-01-01T10:00",
+        },
         "staff:test",
     )
     return {

@@ -86,11 +86,18 @@ def test_takeover_pauses_rasa_replies_on_telegram_and_hands_back(
     other = as_role("agent2")
     refused = other.post(f"/console/conversations/{s}/take", headers={"HX-Request": "true"})
     assert refused.status_code == 409 and "başka bir temsilci" in refused.text
-    assert other.post(f"/console/conversations/{s}/reply", {"message": "ben yazayım"},
-                      headers={"HX-Request": "true"}).status_code == 409
+    assert (
+        other.post(
+            f"/console/conversations/{s}/reply", {"message": "ben yazayım"}, headers={"HX-Request": "true"}
+        ).status_code
+        == 409
+    )
 
-    reply = agent.post(f"/console/conversations/{s}/reply", {"message": "Merhaba, ben Ayşe. Paketinizi <hemen> inceliyorum."},
-                       headers={"HX-Request": "true"})
+    reply = agent.post(
+        f"/console/conversations/{s}/reply",
+        {"message": "Merhaba, ben Ayşe. Paketinizi <hemen> inceliyorum."},
+        headers={"HX-Request": "true"},
+    )
     assert reply.status_code == 200
     texts = telegram.texts(seeded.chat_id)
     assert texts and texts[-1] == "👤 Müşteri temsilcisi: Merhaba, ben Ayşe. Paketinizi <hemen> inceliyorum."
@@ -139,16 +146,17 @@ def test_reply_to_web_visitor_goes_to_the_web_inbox(seeded: Seeded, rasa: RasaEv
     w = seeded.web_sender_id
     agent = as_role("agent")
     assert agent.post(f"/console/conversations/{w}/take", headers={"HX-Request": "true"}).status_code == 200
-    agent.post(f"/console/conversations/{w}/reply", {"message": "Hello, I am looking into your refund."},
-               headers={"HX-Request": "true"})
+    agent.post(
+        f"/console/conversations/{w}/reply",
+        {"message": "Hello, I am looking into your refund."},
+        headers={"HX-Request": "true"},
+    )
     pending = web_inbox.pending_for(w)
     assert [m.message.get("text") for m in pending] == ["Hello, I am looking into your refund."]
     assert pending[0].source == "agent"
 
 
-def test_unanswered_request_expires_into_a_ticket_and_a_notice(
-    seeded: Seeded, telegram: FakeTelegramAPI
-) -> None:
+def test_unanswered_request_expires_into_a_ticket_and_a_notice(seeded: Seeded, telegram: FakeTelegramAPI) -> None:
     import asyncio
 
     from bot.console.jobs import expire_stale_handovers_job
@@ -157,8 +165,9 @@ def test_unanswered_request_expires_into_a_ticket_and_a_notice(
     info = handover.request_handover(s, "customer_request", language="tr", customer_id=seeded.customer_id)
     fresh = handover.request_handover(seeded.web_sender_id, "customer_request", language="en")
     with session_scope(write=True) as session:
-        session.execute(update(Handover).where(Handover.id == info.id)
-                        .values(requested_at=utcnow() - timedelta(minutes=30)))
+        session.execute(
+            update(Handover).where(Handover.id == info.id).values(requested_at=utcnow() - timedelta(minutes=30))
+        )
     result = asyncio.run(expire_stale_handovers_job())
     assert result == {"notices": 1, "delivered": 1, "failed": 0}
     with session_scope() as session:
@@ -182,9 +191,7 @@ def test_low_score_shows_live_and_can_be_dismissed(seeded: Seeded, as_role) -> N
     assert "CSAT 1" not in agent.get("/console/live/panel").text
 
 
-def test_complaint_queue_and_resolution_tells_the_customer(
-    seeded: Seeded, telegram: FakeTelegramAPI, as_role
-) -> None:
+def test_complaint_queue_and_resolution_tells_the_customer(seeded: Seeded, telegram: FakeTelegramAPI, as_role) -> None:
     agent = as_role("agent")
     ref = seeded.ticket_ref
     listing = agent.get("/console/tickets")
@@ -195,8 +202,9 @@ def test_complaint_queue_and_resolution_tells_the_customer(
     assert agent.post(f"/console/tickets/{ref}/status", {"value": "in_progress"}).status_code == 303
     mine = agent.get("/console/tickets", params={"assignee": "me", "priority": "urgent"})
     assert ref in mine.text
-    resolved = agent.post(f"/console/tickets/{ref}/status",
-                          {"value": "resolved", "resolution": "Yeni ürün yarın kargoda."})
+    resolved = agent.post(
+        f"/console/tickets/{ref}/status", {"value": "resolved", "resolution": "Yeni ürün yarın kargoda."}
+    )
     assert resolved.status_code == 303 and "msg=notified" in resolved.headers["location"]
     told = telegram.texts(seeded.chat_id)[-1]
     assert ref in told and "Yeni ürün yarın kargoda." in told
@@ -217,8 +225,14 @@ def test_complaint_queue_and_resolution_tells_the_customer(
         ticket = session.scalar(select(Ticket).where(Ticket.ref == ref))
         assert ticket.resolved_at is None  # a re-opened ticket is not resolved any more
     actions = {a.action for a in _actions("ticket.")}
-    assert {"ticket.view", "ticket.assign", "ticket.priority", "ticket.note", "ticket.status",
-            "ticket.customer_notified"} <= actions
+    assert {
+        "ticket.view",
+        "ticket.assign",
+        "ticket.priority",
+        "ticket.note",
+        "ticket.status",
+        "ticket.customer_notified",
+    } <= actions
 
 
 def test_resolution_arms_the_schedulers_check_in(seeded: Seeded, telegram: FakeTelegramAPI, as_role) -> None:
@@ -228,7 +242,9 @@ def test_resolution_arms_the_schedulers_check_in(seeded: Seeded, telegram: FakeT
     agent = as_role("agent")
     agent.post(f"/console/tickets/{seeded.ticket_ref}/status", {"value": "resolved"})
     with session_scope(write=True) as session:
-        session.execute(text("UPDATE tickets SET resolved_at = :t WHERE ref = :r"),
-                        {"t": utcnow() - timedelta(days=3), "r": seeded.ticket_ref})
+        session.execute(
+            text("UPDATE tickets SET resolved_at = :t WHERE ref = :r"),
+            {"t": utcnow() - timedelta(days=3), "r": seeded.ticket_ref},
+        )
     summary = outreach.enqueue_ticket_followups()
     assert summary.considered == 1 and summary.queued == 1, summary

@@ -24,7 +24,9 @@ def _flags(sender_id: str) -> list[tuple[str, int | None]]:
     with session_scope() as session:
         return [
             (f.reason, f.event_id)
-            for f in session.scalars(select(ReviewFlag).where(ReviewFlag.sender_id == sender_id).order_by(ReviewFlag.id))
+            for f in session.scalars(
+                select(ReviewFlag).where(ReviewFlag.sender_id == sender_id).order_by(ReviewFlag.id)
+            )
         ]
 
 
@@ -33,8 +35,13 @@ def test_sync_builds_summary_and_flags(tracker: Tracker) -> None:
     tracker.session_started(s)
     tracker.turn(s, "merhaba", "greet", "Merhaba! Size nasıl yardımcı olabilirim?")
     low = tracker.turn(s, "puanım ne kadar acaba", "check_points", "Puanınız 1.250.", confidence=0.42)
-    fb = tracker.user(s, "asdf qwer", "nlu_fallback", 0.3,
-                      ranking=[{"name": "nlu_fallback", "confidence": 0.3}, {"name": "track_order", "confidence": 0.2}])
+    fb = tracker.user(
+        s,
+        "asdf qwer",
+        "nlu_fallback",
+        0.3,
+        ranking=[{"name": "nlu_fallback", "confidence": 0.3}, {"name": "track_order", "confidence": 0.2}],
+    )
     tracker.action(s, "action_default_fallback")
     tracker.bot(s, "Anlayamadım, tekrar yazar mısınız?")
     tracker.slot(s, "language", "en")
@@ -82,9 +89,11 @@ def test_sync_is_incremental_and_idempotent(tracker: Tracker) -> None:
     assert summary.fallback_turns == 1
     assert ("fallback", user_id) in _flags(s)
     with session_scope() as session:
-        counts = dict(session.execute(
-            select(ConversationIntent.intent, ConversationIntent.count).where(ConversationIntent.sender_id == s)
-        ).all())
+        counts = dict(
+            session.execute(
+                select(ConversationIntent.intent, ConversationIntent.count).where(ConversationIntent.sender_id == s)
+            ).all()
+        )
     assert counts == {"track_order": 1, "inform": 1}
 
 
@@ -109,22 +118,32 @@ def test_late_committed_event_below_the_cursor_is_picked_up(tracker: Tracker) ->
     with tracker.engine.begin() as conn:
         max_id = conn.execute(text("SELECT max(id) FROM events")).scalar_one()
     # Simulate: id max_id+1 is taken by a slow transaction, max_id+2 commits first.
-    late = {"event": "user", "timestamp": tracker.clock + 5, "text": "geç gelen",
-            "parse_data": {"intent": {"name": "goodbye", "confidence": 0.99}, "entities": []}, "metadata": {}}
+    late = {
+        "event": "user",
+        "timestamp": tracker.clock + 5,
+        "text": "geç gelen",
+        "parse_data": {"intent": {"name": "goodbye", "confidence": 0.99}, "entities": []},
+        "metadata": {},
+    }
     early = {"event": "bot", "timestamp": tracker.clock + 6, "text": "Hoşça kalın", "data": {}, "metadata": {}}
-    insert = text("INSERT INTO events (id, sender_id, type_name, timestamp, intent_name, action_name, data) "
-                  "VALUES (:id, :s, :t, :ts, :i, NULL, :d)")
+    insert = text(
+        "INSERT INTO events (id, sender_id, type_name, timestamp, intent_name, action_name, data) "
+        "VALUES (:id, :s, :t, :ts, :i, NULL, :d)"
+    )
     with tracker.engine.begin() as conn:
-        conn.execute(insert, {"id": max_id + 2, "s": s, "t": "bot", "ts": early["timestamp"], "i": None,
-                              "d": json.dumps(early)})
+        conn.execute(
+            insert, {"id": max_id + 2, "s": s, "t": "bot", "ts": early["timestamp"], "i": None, "d": json.dumps(early)}
+        )
     tracker_events.sync_summaries()
     with session_scope() as session:
         state = session.get(TrackerSyncState, tracker_events.SYNC_STATE_NAME)
         assert state is not None and state.last_event_id == max_id + 2
         assert [g[0] for g in json.loads(state.pending_gaps)] == [max_id + 1]
     with tracker.engine.begin() as conn:
-        conn.execute(insert, {"id": max_id + 1, "s": s, "t": "user", "ts": late["timestamp"], "i": "goodbye",
-                              "d": json.dumps(late)})
+        conn.execute(
+            insert,
+            {"id": max_id + 1, "s": s, "t": "user", "ts": late["timestamp"], "i": "goodbye", "d": json.dumps(late)},
+        )
     tracker_events.sync_summaries()
     summary = _summary(s)
     assert summary.turns == 2
@@ -139,9 +158,7 @@ def test_concurrent_sync_does_not_double_count(tracker: Tracker) -> None:
     s = "tg-4000"
     tracker.turn(s, "merhaba", "greet", "Merhaba")
     cursor, gaps, _ = tracker_events._read_state()
-    rows_first = tracker_events._fold(
-        [r for r in _raw_rows(tracker)], tracker_events.low_confidence_threshold()
-    )
+    rows_first = tracker_events._fold([r for r in _raw_rows(tracker)], tracker_events.low_confidence_threshold())
     newest = max(d.last_event_id for d in rows_first.values())
     assert tracker_events._apply(rows_first, cursor, newest, []) is not None
     # The loser tries to apply the very same batch from the same old cursor.

@@ -18,6 +18,7 @@ from bot.console.templating import render
 from bot.services import staff, ticket_admin
 from bot.services.errors import InvalidInput
 from bot.services.tickets import COMPLAINT_CATEGORIES, EXPECTED_RESPONSE_HOURS
+from bot.services.tx import utcnow
 
 router = make_router()
 STAFF = ("agent", "admin")
@@ -61,6 +62,7 @@ async def ticket_list(ctx: Ctx = Depends(require(*STAFF))) -> Response:
             "query_string": urlencode(active),
             "users": {f"staff:{u.id}": u.display_name for u in users},
             "categories": COMPLAINT_CATEGORIES,
+            "now": utcnow(),
         },
     )
 

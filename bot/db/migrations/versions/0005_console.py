@@ -145,6 +145,14 @@ def upgrade() -> None:
         sqlite_where=sa.text("has_fallback = 1"),
         postgresql_where=sa.text("has_fallback = true"),
     )
+    for score in ("csat", "nps"):
+        op.create_index(
+            f"ix_conversation_summaries_{score}",
+            "conversation_summaries",
+            [f"last_{score}", "last_event_at"],
+            sqlite_where=sa.text(f"last_{score} IS NOT NULL"),
+            postgresql_where=sa.text(f"last_{score} IS NOT NULL"),
+        )
     if _pg():
         # Full-text search over customer messages; SQLite (embedded profile, small volumes) scans with LIKE.
         op.execute(
