@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
@@ -46,6 +47,8 @@ _YES_WORDS = frozenset(
         "tabii",
         "tabi",
         "elbette",
+        "sil",
+        "silin",
         "yes",
         "yeah",
         "yep",
@@ -72,9 +75,10 @@ _NO_WORDS = frozenset(
         "nah",
         "cancel",
         "dont",
-        "not",
     }
 )
+#: "hmm", "ııı", "eee", "emin değilim", "bilmiyorum": neither yes nor no (matched on folded text).
+_HESITATION = re.compile(r"^\s*(h+m+|h+i+m*|i+h*|e+m*|u+m+|a+h*|bilmi?(yorum|m)|emin degil|not sure|dunno)\b")
 #: Short messages containing one of these end the current form ("never mind").
 _CANCEL_WORDS = frozenset({"iptal", "vazgec", "vazgectim", "bosver", "bosveriyorum", "cancel", "nevermind"})
 _CANCEL_PHRASES = ("never mind", "forget it", "bos ver")
@@ -209,20 +213,34 @@ def as_int(value: Any) -> int | None:
 # --- understanding short answers ----------------------------------------------------------------------------
 
 
-def yes_or_no(tracker: Tracker) -> bool | None:
-    """True / False for a yes/no answer (intent first, then the words), None if it is neither."""
+def yes_or_no(tracker: Tracker, *, strict: bool = False) -> bool | None:
+    """True / False for an answer to a yes/no question, None if it is neither.
+
+    Explicit words and the Yes/No buttons decide first ("evet", "hayır", "yes please", "no thanks").
+    Otherwise the NLU intent counts, except for hesitations ("hmm", "ıı", "emin değilim"), which the
+    model tends to read as agreement. ``strict`` (for irreversible steps such as erasing data or
+    spending points) accepts only explicit words and the buttons.
+    """
+    text = latest_text(tracker).strip()
+    if text.startswith("/affirm"):
+        return True
+    if text.startswith("/deny"):
+        return False
+    if _HESITATION.match(fold(text)):
+        return None
+    tokens = words(text)
+    if tokens and len(tokens) <= 6:
+        has_yes = any(token in _YES_WORDS for token in tokens)
+        has_no = any(token in _NO_WORDS for token in tokens)
+        if has_yes != has_no:
+            return has_yes
+    if strict:
+        return None
     intent = latest_intent(tracker)
     if intent == "affirm":
         return True
     if intent == "deny":
         return False
-    tokens = words(latest_text(tracker))
-    if not tokens or len(tokens) > 6:
-        return None
-    has_yes = any(token in _YES_WORDS for token in tokens)
-    has_no = any(token in _NO_WORDS for token in tokens)
-    if has_yes != has_no:
-        return has_yes
     return None
 
 

@@ -66,8 +66,61 @@ CATEGORY_KEYWORDS: dict[str, tuple[str, ...]] = {
 }
 #: Topics that are not about a particular order, so we do not ask for an order number.
 NO_ORDER_CATEGORIES = frozenset({"staff", "loyalty", "website"})
-#: A complaint message this long already describes the problem ("kargom 5 gündür gelmedi, ...").
-PREFILL_DESCRIPTION_MIN_WORDS = 6
+#: Words of a bare "I want to complain" request (folded); what is left over describes the problem.
+REQUEST_WORDS = frozenset(
+    {
+        "sikayet",
+        "sikayetim",
+        "sikayetimi",
+        "sikayette",
+        "bulunmak",
+        "etmek",
+        "istiyorum",
+        "var",
+        "bir",
+        "hakkinda",
+        "ile",
+        "ilgili",
+        "yapmak",
+        "olusturmak",
+        "acmak",
+        "kaydi",
+        "kayit",
+        "lutfen",
+        "merhaba",
+        "benim",
+        "bu",
+        "konuda",
+        "i",
+        "want",
+        "to",
+        "would",
+        "like",
+        "make",
+        "file",
+        "open",
+        "a",
+        "an",
+        "complaint",
+        "complain",
+        "about",
+        "the",
+        "my",
+        "have",
+        "me",
+        "for",
+        "please",
+        "hello",
+        "hi",
+        "of",
+        "with",
+        "regarding",
+        "need",
+    }
+)
+#: Content words beyond the request itself before the first message counts as the description
+#: ("kargom 5 gündür gelmedi, kimse cevap vermiyor" does; "şikayet etmek istiyorum" does not).
+PREFILL_DESCRIPTION_MIN_WORDS = 4
 MIN_DESCRIPTION_WORDS = 3
 
 
@@ -86,6 +139,12 @@ def category_from_text(text: str) -> str | None:
         if token.startswith(stem)
     }
     return hits.pop() if len(hits) == 1 else None
+
+
+def describes_problem(text: str) -> bool:
+    """Does a complaint request already say what went wrong (not just "I want to complain")?"""
+    content = [word for word in words(text) if word not in REQUEST_WORDS]
+    return len(content) >= PREFILL_DESCRIPTION_MIN_WORDS
 
 
 def category_buttons(language: str) -> list[dict[str, str]]:
@@ -115,7 +174,7 @@ class ValidateComplaintForm(MemnunFormValidation):
         if order := first_entity(tracker, "order_number"):
             events.append(SlotSet("complaint_order_number", order))
         text = latest_text(tracker)
-        if latest_intent(tracker) == "complain" and len(words(text)) >= PREFILL_DESCRIPTION_MIN_WORDS:
+        if latest_intent(tracker) == "complain" and describes_problem(text):
             events.append(SlotSet("complaint_description", text))
         return events
 

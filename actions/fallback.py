@@ -22,11 +22,9 @@ from actions.i18n import t
 
 log = logging.getLogger("actions.fallback")
 
-#: What each intent means, as the customer would say it (only intents worth offering).
+#: What each intent means, as the customer would say it. Only requests worth confirming are offered:
+#: "did you mean: saying hello?" helps nobody, so small talk is left to "could you rephrase?".
 INTENT_LABELS: dict[str, dict[str, str]] = {
-    "greet": {"tr": "Selamlaşmak", "en": "Saying hello"},
-    "goodbye": {"tr": "Vedalaşmak", "en": "Saying goodbye"},
-    "thank": {"tr": "Teşekkür etmek", "en": "Saying thanks"},
     "bot_challenge": {"tr": "Bir asistanla mı konuştuğunuzu öğrenmek", "en": "Whether you're talking to a bot"},
     "check_loyalty": {"tr": "Puan durumunuzu öğrenmek", "en": "Checking your points"},
     "ask_rewards": {"tr": "Puanınızla alabileceğiniz ödülleri görmek", "en": "Seeing the rewards for your points"},

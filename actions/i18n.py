@@ -81,6 +81,10 @@ MESSAGES: dict[str, dict[str, str]] = {
         "your registered phone number or customer number and I'll find your latest ticket once you're "
         "verified.",
     },
+    "ask_identity_key_retry": {
+        "tr": "Telefon numaranızı ya da müşteri numaranızı yeniden yazar mısınız?",
+        "en": "Could you type your phone number or customer number again?",
+    },
     "contact_button": {"tr": "📱 Numaramı paylaş", "en": "📱 Share my number"},
     "identity_key_invalid": {
         "tr": "Bunu bir telefon numarası ya da müşteri numarası olarak okuyamadım.",
@@ -144,7 +148,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "🌟 You're at our top tier, thank you for shopping with us!",
     },
     "loyalty_expiring": {
-        "tr": "⏳ {points} puanınızın son kullanma tarihi {date}. Bu tarihten önce kullanmayı unutmayın.",
+        "tr": "⏳ {points}, {date} tarihinde sona erecek. Bu tarihten önce kullanmayı unutmayın.",
         "en": "⏳ {points} expire on {date}. Don't forget to use them before then.",
     },
     "loyalty_birthday": {
@@ -454,6 +458,20 @@ MESSAGES: dict[str, dict[str, str]] = {
         "arasında puan verir misiniz?",
         "en": "How satisfied were you with your recent experience? Could you rate it from 1 (not at all) "
         "to 5 (very satisfied)?",
+    },
+    "ask_csat_score_ticket": {
+        "tr": "Talebinizle ilgilenen ekibimizden ne kadar memnun kaldınız? 1 (hiç memnun değilim) ile 5 (çok "
+        "memnunum) arasında puan verir misiniz?",
+        "en": "How satisfied were you with how our team handled your request? Could you rate it from 1 (not at "
+        "all) to 5 (very satisfied)?",
+    },
+    "csat_scale": {
+        "tr": "1 (hiç memnun değilim) ile 5 (çok memnunum) arasında bir puan yazabilirsiniz.",
+        "en": "Just reply with a score from 1 (not at all satisfied) to 5 (very satisfied).",
+    },
+    "nps_scale": {
+        "tr": "0 (hiç) ile 10 (kesinlikle) arasında bir puan yazabilirsiniz.",
+        "en": "Just reply with a score from 0 (not at all likely) to 10 (extremely likely).",
     },
     "csat_score_hint": {
         "tr": "Puanınızı 1 ile 5 arasında bir sayı olarak yazar mısınız? Örneğin: 4",

@@ -107,6 +107,16 @@ async def identify_with_contact(
     return result.status, result
 
 
+def asked_this_turn(tracker: Tracker, slot: str) -> bool:
+    """Was ``slot`` the question the customer just answered? (Rasa records it before the form runs.)"""
+    for event in reversed(tracker.events):
+        if event.get("event") == "user":
+            return False
+        if event.get("event") == "slot" and event.get("name") == "requested_slot" and event.get("value") == slot:
+            return True
+    return False
+
+
 class ValidateIdentifyForm(MemnunFormValidation):
     """identify_form: phone or customer number (or the shared contact), then the date of birth."""
 
@@ -215,7 +225,9 @@ class ActionAskIdentityKey(MemnunAction):
     async def handle(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
         language = language_of(tracker)
         pending = tracker.get_slot("pending_request")
-        if pending in ORDER_REQUESTS:
+        if asked_this_turn(tracker, "birth_date"):
+            say(dispatcher, tracker, "ask_identity_key_retry")  # the facts did not match: a short re-ask
+        elif pending in ORDER_REQUESTS:
             say(dispatcher, tracker, "ask_identity_key_order")
         elif pending == "check_ticket_status":
             say(dispatcher, tracker, "ask_identity_key_ticket")

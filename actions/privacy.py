@@ -104,7 +104,7 @@ class ValidateDeleteDataForm(MemnunFormValidation):
     async def validate_delete_confirmed(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
-        answer = yes_or_no(tracker)
+        answer = yes_or_no(tracker, strict=True)
         if answer is None:
             return self.reask(dispatcher, tracker, "delete_confirmed", "yes_no_reask")
         return self.accept(delete_confirmed=answer)

@@ -180,7 +180,7 @@ class ValidateRedeemForm(MemnunFormValidation):
     async def validate_redeem_confirmed(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
-        answer = yes_or_no(tracker)
+        answer = yes_or_no(tracker, strict=True)
         if answer is None:
             return self.reask(dispatcher, tracker, "redeem_confirmed", "yes_no_reask")
         return self.accept(redeem_confirmed=answer)

@@ -123,15 +123,14 @@ class _AskScore(MemnunAction):
         low, high = SCORE_RANGES[self.kind]
         if int(tracker.get_slot(REASK_COUNT) or 0) > 0:
             text = t(f"{self.kind}_score_hint", language)
+        elif template := campaign_text(tracker):
+            # The campaign's own wording; the scale is added unless the template already gives it.
+            has_scale = any(ch.isdigit() for ch in template)
+            text = template if has_scale else f"{template}\n{t(f'{self.kind}_scale', language)}"
+        elif self.kind == "csat" and tracker.get_slot("ticket_id"):
+            text = t("ask_csat_score_ticket", language)  # after a resolved ticket: rate the support
         else:
-            template = campaign_text(tracker)
-            question = t(f"ask_{self.kind}_score", language)
-            # A campaign template that is only a greeting still gets our scale explained.
-            text = (
-                template
-                if template and any(ch.isdigit() for ch in template)
-                else (f"{template}\n{question}" if template else question)
-            )
+            text = t(f"ask_{self.kind}_score", language)
         dispatcher.utter_message(text=text, buttons=score_buttons(language, low, high)[:-1])
         return []
 

@@ -384,12 +384,18 @@ def prepare_data(url: str) -> None:
 
 
 def user_events_per_sender(url: str, prefix: str) -> tuple[Counter[str], dict[str, list[int]]]:
-    """``user`` events per sender in Rasa's SQL tracker store, and per user turn the number of bot events."""
+    """Customer messages per sender in Rasa's SQL tracker store, and per message the number of bot events.
+
+    A ``user`` event right after a ``rewind`` (UserUtteranceReverted, e.g. the two-stage fallback's
+    "did you mean…?" being answered) is Rasa replaying the message it already stored, not a new message;
+    it is not counted again, and the bot messages after it belong to the original message.
+    """
     from sqlalchemy import create_engine, text
 
     engine = create_engine(url)
     users: Counter[str] = Counter()
     bots_after: dict[str, list[int]] = defaultdict(list)
+    replay_next: set[str] = set()
     try:
         with engine.connect() as conn:
             rows = conn.execute(
@@ -399,7 +405,12 @@ def user_events_per_sender(url: str, prefix: str) -> tuple[Counter[str], dict[st
     finally:
         engine.dispose()
     for sender, type_name in rows:
-        if type_name == "user":
+        if type_name == "rewind":
+            replay_next.add(sender)
+        elif type_name == "user":
+            if sender in replay_next:
+                replay_next.discard(sender)
+                continue
             users[sender] += 1
             bots_after[sender].append(0)
         elif type_name == "bot" and bots_after[sender]:
@@ -655,7 +666,9 @@ async def run_telegram(
                             break
                         await asyncio.sleep(0.02)
                     got = len(api.messages.get(chat_id, [])) > before
-                    result.samples.append(Sample(sender, script.name, number, t0, None, "ok" if got else "timeout"))
+                    parts = len(api.messages.get(chat_id, [])) - before
+                    result.samples.append(Sample(sender, script.name, number, t0, None, "ok" if got else "timeout",
+                                                 parts))
                     if not got:
                         return  # the chat is stuck behind a lost answer; do not pile more on it
                     if args.think_ms:
@@ -1037,8 +1050,12 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 
 
 def main(argv: list[str] | None = None) -> int:
+    import logging
+
     args = parse_args(list(sys.argv[1:] if argv is None else argv))
     os.environ.setdefault("LOG_LEVEL", "WARNING")
+    # One log line per HTTP request would cost the load generator CPU and bury the results.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     report = asyncio.run(_run(args))
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)

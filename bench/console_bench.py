@@ -444,7 +444,7 @@ def _http(senders: list[str], repeat: int, rng: random.Random) -> dict[str, Any]
     password = "bench password long enough"
     staff.create_user(f"bench-{uuid.uuid4().hex[:6]}@memnun.test", password, "agent")
     email = staff.list_users()[-1].email
-    with TestClient(create_console_app(), follow_redirects=False) as client:
+    with TestClient(create_console_app(standalone=True), follow_redirects=False) as client:
         page = client.get("/console/login")
         token = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)  # type: ignore[union-attr]
         assert (

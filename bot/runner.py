@@ -147,6 +147,8 @@ def build_processes(settings: Settings, model: Path, with_telegram: bool) -> lis
                 "--port",
                 str(settings.web_port),
                 "--no-access-log",
+                "--timeout-graceful-shutdown",
+                "5",
             ],
             base_env,
             health_url=f"http://{settings.web_host}:{settings.web_port}/healthz",

@@ -45,7 +45,7 @@ def create_app() -> FastAPI:
     if callable(console_factory):
         app.mount("/console", console_factory())
     elif console_router is not None:
-        app.include_router(console_router, prefix="/console")  # type: ignore[arg-type]
+        app.include_router(console_router)  # type: ignore[arg-type]  # already prefixed with /console
 
     mount_static = _optional_attr("bot.channels.webchat.routes", "mount_static")
     if callable(mount_static):

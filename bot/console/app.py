@@ -1,7 +1,7 @@
 """The console's router (everything under ``/console``) and a stand-alone app factory.
 
-Wiring (lead): ``app.include_router(bot.console.app.router)`` - the router already carries the
-``/console`` prefix - or ``app.mount("/console", create_console_app(mounted=True))``. Both behave the
+Wiring (lead): ``app.mount("/console", create_console_app())`` or ``app.include_router(bot.console.app.router)``
+(the router already carries the ``/console`` prefix: include it *without* ``prefix=``). Both behave the
 same: errors (login redirect, 403, CSRF) are rendered by the routes' own route class, static files are
 served by a route below, so nothing needs app-level handlers.
 """
@@ -9,7 +9,6 @@ served by a route below, so nothing needs app-level handlers.
 from __future__ import annotations
 
 import mimetypes
-from pathlib import Path
 
 from fastapi import APIRouter, FastAPI
 from fastapi.responses import FileResponse, Response
@@ -43,22 +42,26 @@ def build_router(prefix: str = PREFIX) -> APIRouter:
 router = build_router()
 
 
-def create_console_app(*, mounted: bool = False) -> FastAPI:
-    """A FastAPI app serving the console: at ``/console`` itself, or (``mounted=True``) to be mounted
-    at ``/console`` by a parent app (links always use the ``/console`` prefix)."""
+def create_console_app(*, standalone: bool = False) -> FastAPI:
+    """A FastAPI app serving the console.
+
+    Default: to be mounted by the parent app with ``app.mount("/console", create_console_app())`` (routes
+    without the prefix; links always use ``/console``). ``standalone=True``: serves ``/console/...`` itself
+    (tests, benchmark, running the console alone).
+    """
     app = FastAPI(title="Memnun Console", docs_url=None, redoc_url=None, openapi_url=None)
-    if mounted:
+    if not standalone:
         app.include_router(build_router(prefix=""))
-    else:
-        app.include_router(router)
+        return app
+    app.include_router(router)
 
-        @app.get("/", include_in_schema=False)
-        async def root() -> Response:
-            from fastapi.responses import RedirectResponse
+    @app.get("/", include_in_schema=False)
+    async def root() -> Response:
+        from fastapi.responses import RedirectResponse
 
-            return RedirectResponse(PREFIX + "/", status_code=303)
+        return RedirectResponse(PREFIX + "/", status_code=303)
 
     return app
 
 
-__all__ = ["create_console_app", "router", "Path"]
+__all__ = ["create_console_app", "router"]

@@ -387,6 +387,11 @@ def _load_state(session: Session) -> TrackerSyncState:
 
 
 def _read_state() -> tuple[int, list[list[float]], datetime | None]:
+    # A plain read: on SQLite a write transaction would queue behind every writer for nothing.
+    with transaction() as session:
+        state = session.get(TrackerSyncState, SYNC_STATE_NAME)
+        if state is not None:
+            return state.last_event_id, json.loads(state.pending_gaps or "[]"), state.domain_synced_at
     with transaction(write=True) as session:
         state = _load_state(session)
         return state.last_event_id, json.loads(state.pending_gaps or "[]"), state.domain_synced_at

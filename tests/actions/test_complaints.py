@@ -232,3 +232,13 @@ async def test_followup_without_answer_sets_nothing(seeded_db: str) -> None:
 async def test_open_ticket_when_the_database_is_down(unreachable_db: str) -> None:
     result = await run_action(ActionOpenTicket(), make_tracker(Turn("evet", "affirm"), slots=complaint_slots()))
     assert result.text == "Şu an sistemimize ulaşamıyorum, birazdan tekrar dener misiniz?"
+
+
+def test_only_a_real_description_is_taken_from_the_first_message() -> None:
+    from actions.complaints import describes_problem
+
+    assert not describes_problem("i want to make a complaint")
+    assert not describes_problem("Şikayet etmek istiyorum")
+    assert not describes_problem("i want to complain about the delivery of my order")
+    assert describes_problem("the delivery was late and the box was damaged")
+    assert describes_problem("siparişim 5 gündür gelmedi ve kimse cevap vermiyor")

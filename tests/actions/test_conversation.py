@@ -227,3 +227,32 @@ async def test_session_starts_even_when_the_database_is_down(unreachable_db: str
     result = await run_action(ActionSessionStart(), make_tracker())
     assert [e["event"] for e in result.events][0] == "session_started"
     assert result.messages == []
+
+
+async def test_hesitation_never_erases_data(demo_customer: dict[str, Any]) -> None:
+    # The NLU model reads "hmm" as agreement; an irreversible step needs an explicit yes.
+    for text in ("hmm", "ııı", "emin değilim", "not sure"):
+        result = await run_form(
+            ValidateDeleteDataForm(),
+            "delete_data_form",
+            Turn(text, "affirm"),
+            requested="delete_confirmed",
+            slots=demo_customer,
+        )
+        assert result.slot("delete_confirmed") is None, text
+    explicit = await run_form(
+        ValidateDeleteDataForm(),
+        "delete_data_form",
+        Turn("evet, silin", "affirm"),
+        requested="delete_confirmed",
+        slots=demo_customer,
+    )
+    assert explicit.slot("delete_confirmed") is True
+    button = await run_form(
+        ValidateDeleteDataForm(),
+        "delete_data_form",
+        Turn("/deny", "deny"),
+        requested="delete_confirmed",
+        slots=demo_customer,
+    )
+    assert button.slot("delete_confirmed") is False

@@ -250,3 +250,14 @@ async def test_database_outage_ends_the_form_politely(unreachable_db: str) -> No
     assert result.text == "Şu an sistemimize ulaşamıyorum, birazdan tekrar dener misiniz?"
     assert result.slot("form_status") == "unavailable"
     assert result.slot("requested_slot") is None
+
+
+async def test_after_a_mismatch_the_question_is_short() -> None:
+    tracker = make_tracker(sender="web-1")
+    tracker.events += [
+        {"event": "slot", "name": "requested_slot", "value": "birth_date"},
+        {"event": "action", "name": "identify_form"},
+        {"event": "slot", "name": "requested_slot", "value": "identity_key"},
+    ]
+    result = await run_action(ActionAskIdentityKey(), tracker)
+    assert result.text == "Telefon numaranızı ya da müşteri numaranızı yeniden yazar mısınız?"

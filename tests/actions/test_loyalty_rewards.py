@@ -29,7 +29,7 @@ async def test_loyalty_status_in_turkish(demo_customer: dict[str, Any]) -> None:
     assert "Seviye: Altın" in result.text
     assert f"Kullanılabilir puan: {status.balance:,}".replace(",", ".") + " puan" in result.text
     assert "Platin seviyesine" in result.text
-    assert "son kullanma tarihi" in result.text  # the demo customer has points expiring soon
+    assert "tarihinde sona erecek" in result.text  # the demo customer has points expiring soon
     assert status.birthday_coupon_code and status.birthday_coupon_code in result.text  # born this month
     assert result.slot("pending_request") is None
     assert result.buttons == [{"title": "🎁 Ödülleri göster", "payload": "/ask_rewards"}]

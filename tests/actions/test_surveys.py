@@ -167,3 +167,16 @@ async def test_survey_when_the_database_is_down(unreachable_db: str) -> None:
     result = await run_action(ActionRecordSurvey(), tracker)
     assert result.text == "Şu an sistemimize ulaşamıyorum, birazdan tekrar dener misiniz?"
     assert result.slot("csat_score") is None
+
+
+async def test_question_wording_follows_the_context(seeded_db: str) -> None:
+    greeting_only = make_tracker(slots={"message_tr": "Merhaba Ayşe, dünkü alışverişiniz nasıldı?"})
+    result = await run_action(ActionAskCsatScore(), greeting_only)
+    assert result.text == (
+        "Merhaba Ayşe, dünkü alışverişiniz nasıldı?\n1 (hiç memnun değilim) ile 5 (çok memnunum) arasında bir puan "
+        "yazabilirsiniz."
+    )
+    after_ticket = await run_action(
+        ActionAskCsatScore(), make_tracker(slots={"ticket_id": "T-2026-000001", "language": "en"})
+    )
+    assert after_ticket.text.startswith("How satisfied were you with how our team handled your request?")

@@ -245,7 +245,7 @@ def staff_users(migrated_db: str) -> Staff:
 def make_client(base_url: str = "http://testserver") -> TestClient:
     from bot.console.app import create_console_app
 
-    return TestClient(create_console_app(), base_url=base_url, follow_redirects=False)
+    return TestClient(create_console_app(standalone=True), base_url=base_url, follow_redirects=False)
 
 
 _CSRF_RE = re.compile(r'name="csrf_token" value="([^"]+)"')

@@ -281,3 +281,27 @@ def test_templates_only_use_known_text_keys() -> None:
     # Keys built as t("prefix." ~ value) are checked by the pages' own tests; here only literal keys.
     missing = sorted(k for k in used if not k.endswith(".") and k not in TEXTS)
     assert not missing, missing
+
+
+def test_mounted_under_console_like_bot_web(staff_users: Staff) -> None:
+    """bot/web.py mounts ``create_console_app()`` at /console: links, cookies and redirects must still work."""
+    import re
+
+    from fastapi import FastAPI
+    from fastapi.testclient import TestClient
+
+    from bot.console.app import create_console_app
+
+    parent = FastAPI()
+    parent.mount("/console", create_console_app())
+    client = TestClient(parent, follow_redirects=False)
+    assert client.get("/console/conversations").headers["location"].startswith("/console/login?next=")
+    page = client.get("/console/login")
+    assert page.status_code == 200 and 'href="/console/static/console.css' in page.text
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
+    response = client.post(
+        "/console/login", data={"email": "ayse@memnun.test", "password": PASSWORD, "csrf_token": token}
+    )
+    assert response.status_code == 303 and response.headers["location"] == "/console/conversations"
+    assert client.get("/console/conversations").status_code == 200
+    assert client.get("/console/static/vendor/chartjs/chart.umd.min.js").status_code == 200

@@ -47,7 +47,9 @@ class ConsoleServer:
         self.socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self.socket.bind(("127.0.0.1", 0))
         self.port = self.socket.getsockname()[1]
-        self.server = uvicorn.Server(uvicorn.Config(create_console_app(), log_level="warning", lifespan="off"))
+        self.server = uvicorn.Server(
+            uvicorn.Config(create_console_app(standalone=True), log_level="warning", lifespan="off")
+        )
         self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.socket]}, daemon=True)
 
     @property

@@ -87,7 +87,7 @@ def _app_routes() -> set[tuple[str, str]]:
     from bot.console.app import create_console_app
 
     found = set()
-    for route in create_console_app().routes:
+    for route in create_console_app(standalone=True).routes:
         if isinstance(route, _IncludedRouter):
             for context in route.effective_route_contexts():
                 for method in getattr(context.original_route, "methods", set()) or set():

@@ -68,16 +68,19 @@ async def dismiss_low_score(response_id: int, ctx: Ctx = Depends(require(*STAFF)
     return RedirectResponse(f"{PREFIX}/live", status_code=303)
 
 
-async def _conversation_panel(ctx: Ctx, sender_id: str, error: str | None = None) -> Response:
+async def _conversation_panel(ctx: Ctx, sender_id: str, error: str | None = None, *, reload: bool = False) -> Response:
     context = await _transcript_context(ctx, sender_id)
     context["takeover_error"] = error
     if is_htmx(ctx):
+        # Taking over / handing back changes the whole page (the transcript starts or stops polling for the
+        # customer's new messages), so htmx reloads it; a reply only refreshes the transcript.
+        headers = {"HX-Refresh": "true"} if reload and not error else {"HX-Trigger": "transcript-changed"}
         return render(
             ctx,
             "conversations/_takeover.html",
             context,
             status_code=409 if error else 200,
-            headers={"HX-Trigger": "transcript-changed"},
+            headers=headers,
         )
     return RedirectResponse(f"{PREFIX}/conversations/{sender_id}", status_code=303)
 
@@ -95,7 +98,7 @@ async def take(sender_id: str, ctx: Ctx = Depends(require(*STAFF))) -> Response:
         await audit(ctx, "handover.take_failed", "conversation", sender_id, handover_id=info.id, error=error_code)
         return await _conversation_panel(ctx, sender_id, "ho.error.rasa")
     await audit(ctx, "handover.take", "conversation", sender_id, handover_id=info.id, reason=info.reason)
-    return await _conversation_panel(ctx, sender_id)
+    return await _conversation_panel(ctx, sender_id, reload=True)
 
 
 @router.post("/conversations/{sender_id}/reply")
@@ -153,4 +156,4 @@ async def release(sender_id: str, ctx: Ctx = Depends(require(*STAFF))) -> Respon
             language=current.language,
         )
     await audit(ctx, "handover.release", "conversation", sender_id, handover_id=info.id)
-    return await _conversation_panel(ctx, sender_id)
+    return await _conversation_panel(ctx, sender_id, reload=True)

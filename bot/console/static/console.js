@@ -8,6 +8,25 @@
     if (saved) { saved.value = window.location.search.replace(/^\?/, "").replace(/(^|&)cursor=[^&]*/g, ""); }
   });
 
+  // Transcripts open at the newest message, like a chat; a poll keeps the view there unless the agent
+  // scrolled up to read (then it does not jump).
+  var stickToBottom = true;
+  function scrollTranscript(force) {
+    var box = document.getElementById("transcript");
+    if (box && (force || stickToBottom)) { box.scrollTop = box.scrollHeight; }
+  }
+  document.addEventListener("DOMContentLoaded", function () {
+    var box = document.getElementById("transcript");
+    if (!box) { return; }
+    if (!window.location.hash) { scrollTranscript(true); }
+    box.addEventListener("scroll", function () {
+      stickToBottom = box.scrollHeight - box.scrollTop - box.clientHeight < 80;
+    });
+  });
+  document.addEventListener("htmx:afterSwap", function (event) {
+    if (event.detail && event.detail.target && event.detail.target.id === "transcript") { scrollTranscript(false); }
+  });
+
   // htmx needs the session's CSRF token on every unsafe request; it is in <body hx-headers>.
   // An expired session answers 401 with HX-Redirect, which htmx follows by itself.
 
