@@ -55,7 +55,8 @@ class LanguageDetector(GraphComponent):
     def get_default_config() -> Dict[Text, Any]:
         return {
             "threshold": 0.85,  # minimum probability before we switch the conversation's language
-            "min_letters": 3,  # shorter texts ("ok", "👍", "SP1234567") carry no language signal
+            "min_letters": 6,  # shorter texts ("ok", "👍", "SP1234567") carry no language signal
+            "min_words": 2,
             "default_language": "tr",
         }
 
@@ -137,7 +138,10 @@ class LanguageDetector(GraphComponent):
         letters = sum(ch.isalpha() for ch in text)
         if any(ch in _TURKISH_LETTERS for ch in text):
             return "tr", 0.99
-        if self._pipeline is None or letters < self._config["min_letters"]:
+        words = [w for w in text.split() if any(ch.isalpha() for ch in w)]
+        # One short word ("hmm", "ok", "skip", "tmm") carries no reliable language signal: flipping the
+        # conversation's language on it made confirmations come back in the wrong language.
+        if self._pipeline is None or letters < self._config["min_letters"] or len(words) < self._config["min_words"]:
             return None, 0.0
         probabilities = self._pipeline.predict_proba([turkish_lower(text)])[0]
         best = int(probabilities.argmax())
