@@ -136,6 +136,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=get_settings().log_level,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    argv = list(sys.argv[1:] if argv is None else argv)
+    # Pass-through commands: everything after the command name belongs to pytest / the bench / rasa,
+    # including options such as `-q` that argparse would otherwise try to interpret.
+    passthrough = {"test": ("pytest_args", _cmd_test), "bench": ("bench_args", _cmd_bench),
+                   "rasa": ("rasa_args", _cmd_rasa)}
+    if argv and argv[0] in passthrough:
+        field_name, func = passthrough[argv[0]]
+        return int(func(argparse.Namespace(**{field_name: argv[1:]})) or 0)
     parser = build_parser()
     args = parser.parse_args(argv)
     return int(args.func(args) or 0)

@@ -102,6 +102,23 @@ def reconcile_job() -> None:
         )
 
 
+def console_sync_job() -> None:
+    """Keep the console's conversation summaries and review queue current from Rasa's tracker events."""
+    from bot.console.jobs import sync_summaries_job
+
+    sync_summaries_job(time_budget_s=25.0)
+
+
+def handover_expiry_job() -> None:
+    """Requests for a human nobody took in time: tell the customer when to expect an answer, open a ticket."""
+    import asyncio
+
+    from bot.console.jobs import expire_stale_handovers_job
+
+    # Runs in a worker thread (a plain function), so it gets its own event loop.
+    asyncio.run(expire_stale_handovers_job())
+
+
 # --------------------------------------------------------------------------------------------------------------
 # The scheduler
 # --------------------------------------------------------------------------------------------------------------
@@ -163,6 +180,20 @@ def system_jobs(config: OutreachConfig, timezone: str) -> list[SystemJob]:
             IntervalTrigger(minutes=_minutes("OUTREACH_EVENT_SCAN_MINUTES", 5), timezone=tz),
             {},
             scan,
+        ),
+        SystemJob(
+            "system:console_sync",
+            f"{__name__}:console_sync_job",
+            IntervalTrigger(minutes=1, timezone=tz),
+            {},
+            300,
+        ),
+        SystemJob(
+            "system:handover_expiry",
+            f"{__name__}:handover_expiry_job",
+            IntervalTrigger(minutes=1, timezone=tz),
+            {},
+            300,
         ),
         SystemJob(
             "system:reconcile",
