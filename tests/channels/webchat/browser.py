@@ -38,9 +38,13 @@ def launch_chromium(playwright: Any, **kwargs: Any) -> Any:
     return playwright.chromium.launch(executable_path=executable, headless=True, args=args, **kwargs)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def chromium_browser() -> Iterator[Any]:
-    """One headless Chromium for the whole test session."""
+    """One headless Chromium per test module.
+
+    Not per session: Playwright's sync API allows one running instance per thread, so a session-wide
+    instance made every later module that starts its own (the console's browser tests) fail.
+    """
     if chromium_executable() is None:
         message = "chromium is not installed (apt-get install -y chromium chromium-driver)"
         if IN_CI:
