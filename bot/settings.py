@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -73,6 +73,18 @@ class Settings(BaseSettings):
         description="Signs console sessions and CSRF tokens. Set a long random value in production.",
     )
     secure_cookies: bool = False
+    webchat_socket_url: str | None = Field(
+        default=None,
+        description="Rasa's socket.io address as the browser reaches it (behind a reverse proxy); unset = the "
+        "Rasa URL our services use.",
+    )
+    webchat_socket_path: str = "/socket.io"
+
+    # --- console -----------------------------------------------------------------
+    console_low_confidence_threshold: float = Field(
+        default=0.6,
+        description="User turns below this NLU confidence are flagged for review.",
+    )
 
     # --- Telegram ----------------------------------------------------------------
     telegram_token: SecretStr | None = None
@@ -82,6 +94,9 @@ class Settings(BaseSettings):
     telegram_webhook_url: str | None = None
     telegram_webhook_secret: SecretStr | None = None
     telegram_webhook_port: int = 8443
+    telegram_webhook_listen: str = Field(
+        default="127.0.0.1", description="Address the webhook server binds (a reverse proxy forwards to it)."
+    )
 
     # --- business rules ------------------------------------------------------------
     timezone: str = "Europe/Istanbul"
@@ -99,6 +114,32 @@ class Settings(BaseSettings):
     survey_answer_window_days: int = 7
     handover_timeout_minutes: int = 10
 
+    # --- outreach (proactive messages; see bot/services/outreach.py OutreachConfig) ----------------------------
+    outreach_marketing_cap_days: int = 7
+    outreach_csat_enabled: bool = True
+    outreach_csat_delay_hours: float = 2.0
+    outreach_ticket_followup_enabled: bool = True
+    outreach_ticket_followup_delay_days: float = 2.0
+    outreach_birthday_enabled: bool = True
+    outreach_birthday_send_hour: int = 9
+    outreach_nps_enabled: bool = True
+    outreach_nps_interval_days: int = 90
+    outreach_nps_daily_limit: int = 500
+    outreach_nps_active_days: int = 365
+    outreach_max_attempts: int = 5
+    outreach_lease_seconds: float = 60.0
+    outreach_uncertain_delivery: Literal["at_most_once", "at_least_once"] = Field(
+        default="at_most_once",
+        description="A send whose outcome is unknown after a crash: mark it failed, or send it again.",
+    )
+    outreach_campaign_misfire_grace_s: int = 3600
+    outreach_scan_misfire_grace_s: int = 86400
+    outreach_csat_scan_minutes: float = 10.0
+    outreach_event_scan_minutes: float = 5.0
+    outreach_reconcile_minutes: float = 5.0
+    outreach_sync_interval_s: float = 30.0
+    outreach_leader_ttl_s: float = 30.0
+
     log_level: str = "INFO"
 
     @field_validator("database_url", "tracker_database_url")
@@ -111,6 +152,53 @@ class Settings(BaseSettings):
             if value.startswith(prefix):
                 return "postgresql+psycopg://" + value[len(prefix) :]
         return value
+
+    @field_validator(
+        "outreach_csat_enabled",
+        "outreach_ticket_followup_enabled",
+        "outreach_birthday_enabled",
+        "outreach_nps_enabled",
+        mode="before",
+    )
+    @classmethod
+    def _outreach_switch(cls, value: Any, info: ValidationInfo) -> Any:
+        # These switches always read "1/true/yes/on/evet" as on and anything else as off; empty = the default.
+        if not isinstance(value, str):
+            return value
+        if not value.strip():
+            return cls.model_fields[info.field_name or ""].default
+        return value.strip().lower() in {"1", "true", "yes", "on", "evet"}
+
+    @field_validator(
+        "outreach_marketing_cap_days",
+        "outreach_csat_delay_hours",
+        "outreach_ticket_followup_delay_days",
+        "outreach_birthday_send_hour",
+        "outreach_nps_interval_days",
+        "outreach_nps_daily_limit",
+        "outreach_nps_active_days",
+        "outreach_max_attempts",
+        "outreach_lease_seconds",
+        "outreach_campaign_misfire_grace_s",
+        "outreach_scan_misfire_grace_s",
+        "outreach_csat_scan_minutes",
+        "outreach_event_scan_minutes",
+        "outreach_reconcile_minutes",
+        "outreach_sync_interval_s",
+        "outreach_leader_ttl_s",
+        mode="before",
+    )
+    @classmethod
+    def _outreach_number(cls, value: Any, info: ValidationInfo) -> Any:
+        # `OUTREACH_X=` (empty) means "the default", as it always did.
+        if isinstance(value, str) and not value.strip():
+            return cls.model_fields[info.field_name or ""].default
+        return value
+
+    @field_validator("outreach_uncertain_delivery", mode="before")
+    @classmethod
+    def _lower_policy(cls, value: Any) -> Any:
+        return value.strip().lower() if isinstance(value, str) else value
 
     @property
     def is_postgres(self) -> bool:

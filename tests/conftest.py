@@ -9,6 +9,7 @@ production profile is required.
 from __future__ import annotations
 
 import os
+import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -116,22 +117,23 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 def apply_migrations(url: str) -> None:
     """Run `alembic upgrade head` programmatically against ``url``."""
-    from alembic import command
-    from alembic.config import Config
+    from bot.db.migrate import upgrade
 
-    root = Path(__file__).resolve().parent.parent
-    cfg = Config(str(root / "alembic.ini"))
-    cfg.set_main_option("script_location", str(root / "bot" / "db" / "migrations"))
-    cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
-    command.upgrade(cfg, "head")
+    upgrade("head", url=url)
 
 
 @pytest.fixture
-def configured_env(db_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    """Point the settings (and any cached engine) at ``db_url`` for the duration of a test."""
+def configured_env(db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """Point the settings (and any cached engine) at ``db_url`` for the duration of a test.
+
+    Rasa's tracker store is the test's too: a SQLite file beside ``db_url``, or the same PostgreSQL database
+    (the two profiles), never the developer's ``var/tracker.db`` (erasure deletes from it).
+    """
     from bot.settings import get_settings
 
     monkeypatch.setenv("DATABASE_URL", db_url)
+    tracker_url = f"sqlite:///{tmp_path / 'tracker-test.db'}" if db_url.startswith("sqlite") else db_url
+    monkeypatch.setenv("TRACKER_DATABASE_URL", tracker_url)
     get_settings.cache_clear()
     _reset_engine_cache()
     yield db_url
@@ -147,6 +149,10 @@ def _reset_engine_cache() -> None:
     reset = getattr(db_session, "reset_engine", None)
     if reset is not None:
         reset()
+    # The tracker store's engines are cached per URL, and every test has its own: close them (if loaded).
+    tracker_events = sys.modules.get("bot.services.tracker_events")
+    if tracker_events is not None:
+        tracker_events.reset_tracker_engines()
 
 
 @pytest.fixture

@@ -29,7 +29,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -133,22 +132,15 @@ class SystemJob:
     grace_s: int
 
 
-def _minutes(name: str, default: float) -> float:
-    try:
-        return float(os.environ.get(name, "") or default)
-    except ValueError:
-        return default
-
-
-def system_jobs(config: OutreachConfig, timezone: str) -> list[SystemJob]:
+def system_jobs(config: OutreachConfig, settings: Settings) -> list[SystemJob]:
     """The fixed jobs: automatic scans, event-driven campaigns, reconciliation."""
-    tz = ZoneInfo(timezone)
+    tz = ZoneInfo(settings.timezone)
     scan = config.scan_misfire_grace_s
     return [
         SystemJob(
             "auto:csat",
             f"{__name__}:automatic_scan_job",
-            IntervalTrigger(minutes=_minutes("OUTREACH_CSAT_SCAN_MINUTES", 10), timezone=tz),
+            IntervalTrigger(minutes=settings.outreach_csat_scan_minutes, timezone=tz),
             {"kind": "csat"},
             scan,
         ),
@@ -177,7 +169,7 @@ def system_jobs(config: OutreachConfig, timezone: str) -> list[SystemJob]:
         SystemJob(
             "system:relative_campaigns",
             f"{__name__}:relative_campaigns_job",
-            IntervalTrigger(minutes=_minutes("OUTREACH_EVENT_SCAN_MINUTES", 5), timezone=tz),
+            IntervalTrigger(minutes=settings.outreach_event_scan_minutes, timezone=tz),
             {},
             scan,
         ),
@@ -198,7 +190,7 @@ def system_jobs(config: OutreachConfig, timezone: str) -> list[SystemJob]:
         SystemJob(
             "system:reconcile",
             f"{__name__}:reconcile_job",
-            IntervalTrigger(minutes=_minutes("OUTREACH_RECONCILE_MINUTES", 5), timezone=tz),
+            IntervalTrigger(minutes=settings.outreach_reconcile_minutes, timezone=tz),
             {},
             scan,
         ),
@@ -241,10 +233,10 @@ class OutreachScheduler:
         from bot.scheduler.outbox import new_worker_id
 
         self.settings = settings or get_settings()
-        self.config = config or OutreachConfig.load()
+        self.config = config or OutreachConfig.load(self.settings)
         self.holder = holder or new_worker_id()
-        self.sync_interval_s = sync_interval_s or float(os.environ.get("OUTREACH_SYNC_INTERVAL_S", "") or 30)
-        self.lease_ttl_s = lease_ttl_s or float(os.environ.get("OUTREACH_LEADER_TTL_S", "") or 30)
+        self.sync_interval_s = sync_interval_s or self.settings.outreach_sync_interval_s
+        self.lease_ttl_s = lease_ttl_s or self.settings.outreach_leader_ttl_s
         self.scheduler: AsyncIOScheduler | None = None
 
     # -- jobs ------------------------------------------------------------------------------------------------
@@ -253,7 +245,7 @@ class OutreachScheduler:
         """Add missing system jobs; replace one only if its trigger changed (keeping next_run_time otherwise,
         so a restart after downtime is a misfire, handled by the policy above, not a silent reset)."""
         assert self.scheduler is not None
-        for spec in system_jobs(self.config, self.settings.timezone):
+        for spec in system_jobs(self.config, self.settings):
             job = self.scheduler.get_job(spec.id)
             if job is not None and str(job.trigger) == str(spec.trigger) and job.kwargs == spec.kwargs:
                 continue

@@ -82,7 +82,8 @@ def _erase(args: argparse.Namespace) -> int:
         print(
             f"customer {customer_id} erased: {report.feedback_redacted} feedback, {report.tickets_redacted} "
             f"tickets, {report.ticket_notes_redacted} notes, {report.survey_comments_redacted} survey comments "
-            f"redacted; {report.channel_identities_unlinked} channel identities unlinked"
+            f"redacted; {report.channel_identities_unlinked} channel identities unlinked; "
+            f"{report.conversations_forgotten} conversations forgotten"
         )
     return 0
 

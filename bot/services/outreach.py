@@ -29,7 +29,6 @@ Delivery protocol (exactly-once towards the customer, see ``bot.scheduler.outbox
 from __future__ import annotations
 
 import logging
-import os
 import string
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -45,7 +44,7 @@ from bot.db.models import ChannelIdentity, Conversation, Customer, LoyaltyAccoun
 from bot.db.models_outreach import Campaign, OutboxMessage
 from bot.services.errors import InvalidInput
 from bot.services.tx import transaction, utcnow
-from bot.settings import get_settings
+from bot.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
 
@@ -71,26 +70,6 @@ CHANNEL_PREFERENCE = ("telegram", "web")
 # --------------------------------------------------------------------------------------------------------------
 
 
-def _env_bool(name: str, default: bool) -> bool:
-    value = os.environ.get(name)
-    if value is None or not value.strip():
-        return default
-    return value.strip().lower() in {"1", "true", "yes", "on", "evet"}
-
-
-def _env_float(name: str, default: float) -> float:
-    value = os.environ.get(name)
-    try:
-        return float(value) if value not in (None, "") else default
-    except ValueError:
-        log.warning("ignoring invalid %s; using %s", name, default)
-        return default
-
-
-def _setting(name: str, default: Any) -> Any:
-    return getattr(get_settings(), name, default)
-
-
 def _parse_clock(value: str, default: time) -> time:
     try:
         hours, _, minutes = value.strip().partition(":")
@@ -103,8 +82,9 @@ def _parse_clock(value: str, default: time) -> time:
 class OutreachConfig:
     """Everything tunable about proactive messages, in one place.
 
-    Read from ``Settings`` where the field exists there (quiet hours, frequency cap, answer window,
-    timezone) and otherwise from ``OUTREACH_*`` environment variables with the defaults below.
+    Built from ``Settings`` (:meth:`load`): the shared business rules (quiet hours, survey frequency cap,
+    answer window, timezone) and the ``OUTREACH_*`` fields. The defaults below are the same as the settings'
+    and serve code that builds a config by hand (tests, benchmarks).
     """
 
     timezone: str = "Europe/Istanbul"
@@ -134,32 +114,33 @@ class OutreachConfig:
     scan_misfire_grace_s: int = 86400
 
     @classmethod
-    def load(cls) -> OutreachConfig:
-        """Current configuration (re-read on each call, so tests and operators can change env)."""
+    def load(cls, settings: Settings | None = None) -> OutreachConfig:
+        """The configuration of ``settings`` (default: the process settings, so tests that change the
+        environment and clear :func:`get_settings`' cache see their values)."""
+        s = settings or get_settings()
         d = cls()
-        policy = os.environ.get("OUTREACH_UNCERTAIN_DELIVERY", d.uncertain_policy).strip().lower()
         return cls(
-            timezone=str(_setting("timezone", d.timezone)),
-            quiet_start=_parse_clock(str(_setting("quiet_hours_start", "21:00")), d.quiet_start),
-            quiet_end=_parse_clock(str(_setting("quiet_hours_end", "09:00")), d.quiet_end),
-            survey_cap_days=int(_setting("survey_frequency_cap_days", d.survey_cap_days)),
-            marketing_cap_days=int(_env_float("OUTREACH_MARKETING_CAP_DAYS", d.marketing_cap_days)),
-            answer_window_days=int(_setting("survey_answer_window_days", d.answer_window_days)),
-            csat_enabled=_env_bool("OUTREACH_CSAT_ENABLED", d.csat_enabled),
-            csat_delay_hours=_env_float("OUTREACH_CSAT_DELAY_HOURS", d.csat_delay_hours),
-            ticket_followup_enabled=_env_bool("OUTREACH_TICKET_FOLLOWUP_ENABLED", d.ticket_followup_enabled),
-            ticket_followup_delay_days=_env_float("OUTREACH_TICKET_FOLLOWUP_DELAY_DAYS", d.ticket_followup_delay_days),
-            birthday_enabled=_env_bool("OUTREACH_BIRTHDAY_ENABLED", d.birthday_enabled),
-            birthday_send_hour=int(_env_float("OUTREACH_BIRTHDAY_SEND_HOUR", d.birthday_send_hour)),
-            nps_enabled=_env_bool("OUTREACH_NPS_ENABLED", d.nps_enabled),
-            nps_interval_days=int(_env_float("OUTREACH_NPS_INTERVAL_DAYS", d.nps_interval_days)),
-            nps_daily_limit=int(_env_float("OUTREACH_NPS_DAILY_LIMIT", d.nps_daily_limit)),
-            nps_active_days=int(_env_float("OUTREACH_NPS_ACTIVE_DAYS", d.nps_active_days)),
-            max_attempts=int(_env_float("OUTREACH_MAX_ATTEMPTS", d.max_attempts)),
-            lease_seconds=_env_float("OUTREACH_LEASE_SECONDS", d.lease_seconds),
-            uncertain_policy="at_least_once" if policy == "at_least_once" else "at_most_once",
-            campaign_misfire_grace_s=int(_env_float("OUTREACH_CAMPAIGN_MISFIRE_GRACE_S", d.campaign_misfire_grace_s)),
-            scan_misfire_grace_s=int(_env_float("OUTREACH_SCAN_MISFIRE_GRACE_S", d.scan_misfire_grace_s)),
+            timezone=s.timezone,
+            quiet_start=_parse_clock(s.quiet_hours_start, d.quiet_start),
+            quiet_end=_parse_clock(s.quiet_hours_end, d.quiet_end),
+            survey_cap_days=s.survey_frequency_cap_days,
+            marketing_cap_days=s.outreach_marketing_cap_days,
+            answer_window_days=s.survey_answer_window_days,
+            csat_enabled=s.outreach_csat_enabled,
+            csat_delay_hours=s.outreach_csat_delay_hours,
+            ticket_followup_enabled=s.outreach_ticket_followup_enabled,
+            ticket_followup_delay_days=s.outreach_ticket_followup_delay_days,
+            birthday_enabled=s.outreach_birthday_enabled,
+            birthday_send_hour=s.outreach_birthday_send_hour,
+            nps_enabled=s.outreach_nps_enabled,
+            nps_interval_days=s.outreach_nps_interval_days,
+            nps_daily_limit=s.outreach_nps_daily_limit,
+            nps_active_days=s.outreach_nps_active_days,
+            max_attempts=s.outreach_max_attempts,
+            lease_seconds=s.outreach_lease_seconds,
+            uncertain_policy=s.outreach_uncertain_delivery,
+            campaign_misfire_grace_s=s.outreach_campaign_misfire_grace_s,
+            scan_misfire_grace_s=s.outreach_scan_misfire_grace_s,
         )
 
 

@@ -7,6 +7,12 @@ Erasure rule:
   are replaced by "[silindi]". They were already masked (cards, T.C. numbers), but masking cannot catch
   names, addresses or health details typed in free text, so keeping them "masked" would not be erasure;
 - channel identities and conversations are unlinked (the sender ids are pseudonymous but would re-identify);
+- every conversation of the customer (the sender ids of their channel identities, conversations, tickets,
+  surveys, feedback, handovers and console summaries) is forgotten: its events are deleted from Rasa's tracker store
+  (the transcript), and so are the console's copies (summary, review flags, intent corrections, tags, notes,
+  agent messages) and the web inbox messages waiting for it. Handovers stay as statistics, unlinked.
+  Limit: when the erasure is asked for in the chat itself, Rasa saves that conversation after the action
+  returns and its SQL tracker store re-inserts the current session's events it no longer finds;
 - kept: scores, ratings, sentiments, ticket categories/priorities/statuses/timestamps, orders (commercial
   records with legal retention periods) and the loyalty ledger amounts;
 - an audit entry records who asked and how many records were touched (counts only). Idempotent: a second
@@ -38,7 +44,8 @@ from bot.db.models import (
     Ticket,
     TicketNote,
 )
-from bot.services import audit
+from bot.db.models_console import ConversationSummary, Handover
+from bot.services import audit, tracker_events, web_inbox
 from bot.services.errors import InvalidInput
 from bot.services.tx import transaction, utcnow
 
@@ -56,10 +63,28 @@ class ErasureReport:
     survey_comments_redacted: int
     channel_identities_unlinked: int
     conversations_unlinked: int
+    conversations_forgotten: int = 0
+    tracker_events_deleted: int = 0
+    console_records_deleted: int = 0
+    web_inbox_messages_deleted: int = 0
 
 
 def _count(result: Any) -> int:
     return int(result.rowcount or 0)
+
+
+def _conversation_ids(session: Session, customer_id: int) -> list[str]:
+    """Every Rasa sender id (one per conversation) linked to the customer anywhere in our tables."""
+    linked = (
+        select(ChannelIdentity.external_id).where(ChannelIdentity.customer_id == customer_id),
+        select(Conversation.sender_id).where(Conversation.customer_id == customer_id),
+        select(ConversationSummary.sender_id).where(ConversationSummary.customer_id == customer_id),
+        select(Handover.sender_id).where(Handover.customer_id == customer_id),
+        select(Ticket.conversation_id).where(Ticket.customer_id == customer_id),
+        select(SurveyResponse.conversation_id).where(SurveyResponse.customer_id == customer_id),
+        select(Feedback.conversation_id).where(Feedback.customer_id == customer_id),
+    )
+    return sorted({sender_id for query in linked for sender_id in session.scalars(query) if sender_id})
 
 
 def erase_customer(customer_id: int, requested_via: str, *, actor: str = "system") -> ErasureReport:
@@ -73,6 +98,15 @@ def erase_customer(customer_id: int, requested_via: str, *, actor: str = "system
             raise InvalidInput("unknown_customer", "no such customer")
         if customer.erased_at is not None:
             return ErasureReport(customer_id, True, customer.erased_at, 0, 0, 0, 0, 0, 0)
+        # Conversations first, while the links still say whose they are. Rasa's events may live in another
+        # database, so their delete commits on its own: if anything below fails, this transaction rolls back,
+        # the customer stays un-erased and a retry finds (and forgets) the same conversations again.
+        senders = _conversation_ids(session, customer_id)
+        tracker_deleted = tracker_events.delete_tracker_events(senders)
+        console_deleted = sum(tracker_events.forget_conversation_in(session, sender) for sender in senders)
+        inbox_deleted = sum(
+            web_inbox.forget_sender_in(session, sender) for sender in senders if web_inbox.is_web_sender(sender)
+        )
         customer.first_name = ERASED_TEXT
         customer.last_name = ERASED_TEXT
         customer.phone = None
@@ -124,6 +158,10 @@ def erase_customer(customer_id: int, requested_via: str, *, actor: str = "system
             survey_comments_redacted=_count(comments),
             channel_identities_unlinked=_count(identities),
             conversations_unlinked=_count(conversations),
+            conversations_forgotten=len(senders),
+            tracker_events_deleted=tracker_deleted,
+            console_records_deleted=console_deleted,
+            web_inbox_messages_deleted=inbox_deleted,
         )
         audit.record_in(
             session,
@@ -139,6 +177,10 @@ def erase_customer(customer_id: int, requested_via: str, *, actor: str = "system
                 "survey_comments": report.survey_comments_redacted,
                 "channel_identities": report.channel_identities_unlinked,
                 "conversations": report.conversations_unlinked,
+                "conversations_forgotten": report.conversations_forgotten,
+                "tracker_events": report.tracker_events_deleted,
+                "console_records": report.console_records_deleted,
+                "web_inbox_messages": report.web_inbox_messages_deleted,
             },
         )
         return report

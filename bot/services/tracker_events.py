@@ -37,9 +37,10 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from types import MappingProxyType
 from typing import Any
 
 from sqlalchemy import (
@@ -64,9 +65,13 @@ from sqlalchemy.orm import Session
 
 from bot.db.models import Conversation, SurveyResponse, Ticket
 from bot.db.models_console import (
+    AgentMessage,
     ConversationIntent,
+    ConversationNote,
     ConversationSummary,
+    ConversationTag,
     Handover,
+    IntentCorrection,
     ReviewFlag,
     TrackerSyncState,
 )
@@ -79,7 +84,8 @@ log = logging.getLogger(__name__)
 # --- Rasa's schema -----------------------------------------------------------------------------------------
 
 #: A stand-alone copy of Rasa 3.6's ``SQLTrackerStore.SQLEvent`` table. Not on our ``Base.metadata``: Rasa
-#: creates and owns it; we only read it (tests and the benchmark create it with :func:`create_events_table`).
+#: creates and owns it; we read it, and erasure deletes a conversation's rows (:func:`delete_tracker_events`).
+#: Tests and the benchmark create it with :func:`create_events_table`.
 TRACKER_METADATA = MetaData()
 events_table = Table(
     "events",
@@ -113,17 +119,29 @@ GAP_TTL = timedelta(minutes=10)
 MAX_GAPS = 5_000
 SYNC_STATE_NAME = "rasa_events"
 _DIGITS_WORTH_MASKING = 11  # fewest digits of anything mask_sensitive masks (T.C. kimlik no)
+#: The tracker-derived columns of a summary that has folded no event yet: a new summary starts from them and
+#: :func:`rebuild_summaries` resets every summary to them before re-reading the tracker.
+EMPTY_SUMMARY_COUNTS: Mapping[str, Any] = MappingProxyType(
+    {
+        "turns": 0,
+        "bot_turns": 0,
+        "event_count": 0,
+        "intents": "",
+        "has_fallback": False,
+        "fallback_turns": 0,
+        "low_confidence_turns": 0,
+        "min_confidence": 1.0,
+        "search_text": "",
+        "last_user_text": None,
+        "last_user_event_id": None,
+        "last_event_id": 0,
+    }
+)
 
 
 def low_confidence_threshold() -> float:
     """Turns below this NLU confidence are flagged for review (``CONSOLE_LOW_CONFIDENCE_THRESHOLD``)."""
-    settings = get_settings()
-    value = getattr(settings, "console_low_confidence_threshold", None)
-    if value is None:
-        import os
-
-        value = os.environ.get("CONSOLE_LOW_CONFIDENCE_THRESHOLD", "0.6")
-    return float(value)
+    return get_settings().console_low_confidence_threshold
 
 
 # --- engines ------------------------------------------------------------------------------------------------
@@ -565,26 +583,17 @@ def _apply(deltas: dict[str, _Delta], old_cursor: int, new_cursor: int, gaps: li
             channel = channel_for(delta.sender_id, delta.metadata_channel)
             if prior is None:
                 prior = ConversationSummary(
+                    **EMPTY_SUMMARY_COUNTS,
                     sender_id=delta.sender_id,
                     channel=channel,
                     language=None,
                     first_event_at=delta.first,
                     last_event_at=delta.last,
-                    turns=0,
-                    bot_turns=0,
-                    event_count=0,
-                    intents="",
-                    has_fallback=False,
-                    fallback_turns=0,
-                    low_confidence_turns=0,
-                    min_confidence=1.0,
                     has_ticket=False,
                     has_complaint=False,
                     has_handover=False,
                     reviewed=False,
                     tags="",
-                    last_event_id=0,
-                    search_text="",
                     updated_at=now,
                 )
                 session.add(prior)
@@ -783,18 +792,7 @@ def rebuild_summaries(*, batch_size: int = 5_000) -> SyncReport:
         session.execute(delete(ConversationIntent))
         session.execute(
             update(ConversationSummary).values(
-                turns=0,
-                bot_turns=0,
-                event_count=0,
-                intents="",
-                has_fallback=False,
-                fallback_turns=0,
-                low_confidence_turns=0,
-                min_confidence=1.0,
-                search_text="",
-                last_user_text=None,
-                last_user_event_id=None,
-                last_event_id=0,
+                **EMPTY_SUMMARY_COUNTS,
                 updated_at=now,
                 first_event_at=datetime(9999, 1, 1, tzinfo=UTC),
                 last_event_at=datetime(1970, 1, 1, tzinfo=UTC),
@@ -842,15 +840,66 @@ def sync_lag() -> tuple[int, int]:
     return cursor, int(newest)
 
 
-def forget_conversation(sender_id: str) -> None:
-    """Drop our copies of a conversation's text (erasure). Review state stays, text does not."""
-    with transaction(write=True) as session:
-        session.execute(
-            update(ConversationSummary)
-            .where(ConversationSummary.sender_id == sender_id)
-            .values(search_text="", last_user_text=None)
+def delete_tracker_events(sender_ids: Iterable[str]) -> int:
+    """Erasure: delete these conversations' events from Rasa's tracker store; returns how many.
+
+    Rasa 3.6's ``SQLTrackerStore`` has no delete, so the rows go directly, in the tracker database
+    (``settings.effective_tracker_url``: a separate SQLite file on the embedded profile, usually our
+    PostgreSQL database in production) and in its own transaction. The next message of such a sender starts a
+    new, empty conversation. Unlike the read paths, an unreachable tracker store is an error here, not "nothing
+    to do": erasure must not silently leave the transcripts behind. No ``events`` table (Rasa never ran)
+    means there is nothing to delete.
+    """
+    wanted = sorted(set(sender_ids))
+    if not wanted:
+        return 0
+    deleted = 0
+    with tracker_engine().begin() as conn:
+        if not inspect(conn).has_table("events"):
+            return 0
+        for start in range(0, len(wanted), 500):
+            result = conn.execute(delete(events_table).where(events_table.c.sender_id.in_(wanted[start : start + 500])))
+            deleted += int(result.rowcount or 0)
+    return deleted
+
+
+#: Console tables whose rows of a conversation :func:`forget_conversation_in` deletes.
+_CONVERSATION_COPIES: tuple[Any, ...] = (
+    ConversationSummary,
+    ConversationIntent,
+    ReviewFlag,
+    IntentCorrection,
+    ConversationTag,
+    ConversationNote,
+    AgentMessage,
+)
+
+
+def forget_conversation_in(session: Session, sender_id: str) -> int:
+    """Erasure: remove the console's copies of one conversation inside the caller's transaction.
+
+    Goes: the summary and its intent counts (a reporting copy of tracker events that erasure deletes, see
+    :func:`delete_tracker_events`; a rebuild would drop them anyway), review flags and intent corrections
+    (they quote the customer's turns), reviewers' tags and notes, and what agents wrote to the person.
+    Stays: handovers, as statistics, without their customer link. Returns the number of rows removed.
+    """
+    removed = 0
+    for model in _CONVERSATION_COPIES:
+        result = session.execute(
+            delete(model).where(model.sender_id == sender_id), execution_options={"synchronize_session": False}
         )
-        session.execute(update(ReviewFlag).where(ReviewFlag.sender_id == sender_id).values(text=None))
+        removed += int(result.rowcount or 0)  # type: ignore[attr-defined]
+    session.execute(
+        update(Handover).where(Handover.sender_id == sender_id).values(customer_id=None),
+        execution_options={"synchronize_session": False},
+    )
+    return removed
+
+
+def forget_conversation(sender_id: str) -> int:
+    """:func:`forget_conversation_in` in a transaction of its own."""
+    with transaction(write=True) as session:
+        return forget_conversation_in(session, sender_id)
 
 
 __all__ = [
@@ -859,8 +908,10 @@ __all__ = [
     "TrackerEvent",
     "conversation_events",
     "create_events_table",
+    "delete_tracker_events",
     "events_table",
     "forget_conversation",
+    "forget_conversation_in",
     "rebuild_summaries",
     "refresh_domain_flags",
     "reset_tracker_engines",

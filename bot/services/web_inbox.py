@@ -22,6 +22,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, and_, delete, or_, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from bot.db.models_webchat import WebInboxMessage
 from bot.services.errors import InvalidInput
@@ -321,13 +322,20 @@ def purge(*, delivered_before: datetime, now: datetime | None = None) -> int:
         return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
+def forget_sender_in(session: Session, sender_id: str) -> int:
+    """Erasure: delete every inbox message of one web visitor inside the caller's transaction (the privacy
+    service erases a customer's conversations in one transaction); returns how many."""
+    sender_id = _require_sender(sender_id)
+    result = session.execute(
+        delete(WebInboxMessage)
+        .where(WebInboxMessage.sender_id == sender_id)
+        .execution_options(synchronize_session=False)
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
 def forget_sender(sender_id: str) -> int:
-    """Erasure: delete every inbox message of one web visitor (called by the privacy service)."""
+    """Erasure: delete every inbox message of one web visitor, in a transaction of its own."""
     sender_id = _require_sender(sender_id)
     with transaction(write=True) as session:
-        result = session.execute(
-            delete(WebInboxMessage)
-            .where(WebInboxMessage.sender_id == sender_id)
-            .execution_options(synchronize_session=False)
-        )
-        return int(result.rowcount or 0)  # type: ignore[attr-defined]
+        return forget_sender_in(session, sender_id)

@@ -13,6 +13,7 @@ from bot.db.session import session_scope
 from bot.scheduler import automatic
 from bot.scheduler.outbox import SenderOptions, run_sender
 from bot.services import outreach
+from bot.settings import get_settings
 from tests.fakes.telegram_api import FakeTelegramAPI
 from tests.scheduler.conftest import World
 from tests.scheduler.rasa_trigger_stub import RasaTriggerStub
@@ -54,6 +55,7 @@ async def test_csat_after_a_support_conversation(
 
 def test_csat_respects_the_switch(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("OUTREACH_CSAT_ENABLED", "false")
+    get_settings.cache_clear()
     now = datetime.now(UTC)
     customer = world.customer()
     sender = world.conversation(customer, last_seen=now - timedelta(hours=3))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Callable
 from datetime import date
 
@@ -117,3 +118,97 @@ def test_erasure_anonymises_and_keeps_aggregates(busy_customer: int) -> None:
 def test_erase_unknown_customer(migrated_db: str) -> None:
     with pytest.raises(InvalidInput):
         privacy.erase_customer(5555, "console")
+
+
+def test_erasure_forgets_every_conversation_of_the_customer(
+    busy_customer: int, make_customer: Callable[..., int]
+) -> None:
+    """The transcript (Rasa's events), the console's copies and the web inbox go, for each of the customer's
+    senders (Telegram and web); another customer's conversations stay exactly as they were."""
+    from bot.db.models_console import AgentMessage, ConversationIntent, ConversationSummary, ReviewFlag
+    from bot.db.models_webchat import WebInboxMessage
+    from bot.services import review, staff, tracker_events, web_inbox
+    from bot.services.tx import utcnow
+    from tests.console.conftest import Tracker
+
+    ayse_web = f"web-{uuid.uuid4()}"
+    conversations.record_channel(ayse_web, "web")
+    assert identity.identify_by_contact("web", ayse_web, "+905321234567").status == "ok"
+    other = make_customer(first_name="Zeynep", phone="+905557654321")
+    other_tg, other_web = "tg-88", f"web-{uuid.uuid4()}"
+    for sender, channel in ((other_tg, "telegram"), (other_web, "web")):
+        conversations.record_channel(sender, channel)
+        assert identity.identify_by_contact(channel, sender, "+905557654321").status == "ok"
+    ayse_senders, other_senders = ("tg-77", ayse_web), (other_tg, other_web)
+
+    # Rasa's tracker store: a separate SQLite file, or the same PostgreSQL database (configured_env).
+    engine = tracker_events.tracker_engine()
+    tracker_events.create_events_table(engine)
+    tracker = Tracker(engine)
+    for sender in (*ayse_senders, *other_senders):
+        tracker.session_started(sender)
+        tracker.turn(sender, f"adresim Moda Cad. No 5 ({sender})", "inform", "Teşekkürler")
+        tracker.turn(sender, "asdf qwer", "nlu_fallback", "Anlayamadım", confidence=0.2)
+        if web_inbox.is_web_sender(sender):
+            web_inbox.post_to_web(sender, [{"text": "Merhaba"}], "agent", f"k-{sender}")
+    events_per_sender = len(tracker_events.conversation_events("tg-77"))
+    tracker_events.sync_summaries()
+    reviewer = staff.create_user("reviewer@memnun.test", "correct horse battery", "agent", "Reviewer")
+    with session_scope(write=True) as session:
+        for sender in (*ayse_senders, *other_senders):
+            session.add(AgentMessage(sender_id=sender, text="Ayşe Hanım merhaba", created_at=utcnow()))
+    for sender in (*ayse_senders, *other_senders):
+        review.add_tag(sender, "kargo", reviewer.id)
+        review.add_note(sender, reviewer.id, "Moda'daki adres")
+    before = {sender: review.load_transcript(sender) for sender in other_senders}
+    other_summaries = _summaries(other_senders)
+    assert set(other_summaries) == set(other_senders)
+    assert {customer_id for customer_id, *_ in other_summaries.values()} == {other}
+
+    report = privacy.erase_customer(busy_customer, "console")
+
+    assert (report.conversations_forgotten, report.tracker_events_deleted, report.web_inbox_messages_deleted) == (
+        2,
+        2 * events_per_sender,
+        1,
+    )
+    for sender in ayse_senders:
+        assert tracker_events.conversation_events(sender) == []
+        transcript = review.load_transcript(sender)
+        assert transcript.event_count == 0 and transcript.summary is None
+        assert not [item for item in transcript.items if item.kind in ("user", "bot", "agent")]
+        assert transcript.notes == () and transcript.tags == ()
+    with session_scope() as session:
+        for model in (ConversationSummary, ConversationIntent, ReviewFlag, AgentMessage, WebInboxMessage):
+            assert session.scalars(select(model.sender_id).where(model.sender_id.in_(ayse_senders))).all() == []
+        assert session.scalars(select(WebInboxMessage.sender_id)).all() == [other_web]
+        audit_row = session.scalars(select(AuditLog).where(AuditLog.action == "privacy.erased")).one()
+        assert (audit_row.details["conversations_forgotten"], audit_row.details["tracker_events"]) == (
+            2,
+            2 * events_per_sender,
+        )
+        assert audit_row.details["web_inbox_messages"] == 1 and audit_row.details["console_records"] > 0
+        assert not any(sender in json.dumps(audit_row.details) for sender in ayse_senders)
+
+    # The other customer's conversations are untouched.
+    for sender in other_senders:
+        after = review.load_transcript(sender)
+        assert after.event_count == before[sender].event_count == events_per_sender
+        assert after.items == before[sender].items and after.notes == before[sender].notes
+        assert after.tags == ("kargo",)
+    assert _summaries(other_senders) == other_summaries
+
+    # Nothing brings the erased conversations back: not the next sync, not a rebuild from the tracker.
+    tracker_events.sync_summaries()
+    tracker_events.rebuild_summaries()
+    with session_scope() as session:
+        summaries = set(session.scalars(select(ConversationSummary.sender_id)))
+    assert summaries == set(other_senders)
+
+
+def _summaries(senders: tuple[str, ...]) -> dict[str, tuple[object, ...]]:
+    from bot.db.models_console import ConversationSummary
+
+    with session_scope() as session:
+        rows = session.scalars(select(ConversationSummary).where(ConversationSummary.sender_id.in_(senders)))
+        return {r.sender_id: (r.customer_id, r.turns, r.search_text, r.last_user_text) for r in rows}
