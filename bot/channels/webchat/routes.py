@@ -21,7 +21,6 @@ import asyncio
 import hashlib
 import json
 import logging
-import os
 from collections.abc import AsyncIterator
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -69,27 +68,31 @@ class AckRequest(BaseModel):
     ids: list[int]
 
 
-def _socket_url(settings: Settings) -> str:
-    """The Rasa socket.io URL as the *browser* must reach it.
+def _socket_urls(settings: Settings) -> list[str]:
+    """The Rasa socket.io URLs as the *browser* must reach them, one per Rasa process.
 
-    ``rasa_url`` is where our services reach Rasa (usually 127.0.0.1); behind a reverse proxy the browser
-    needs the public address instead, hence the optional ``webchat_socket_url`` setting / environment.
+    ``rasa_urls`` are where our services reach Rasa (usually 127.0.0.1); behind a reverse proxy the browser
+    needs the public address instead, hence the optional ``WEBCHAT_SOCKET_URL`` setting (the proxy then owns
+    the routing). Without it the widget picks the process by the same CRC-32 of its session id as
+    ``Settings.rasa_url_for``, so a web conversation always lands on the process that also receives its
+    check-ins and console messages (Rasa's open-source lock stores are not race-free across processes).
     """
-    configured = getattr(settings, "webchat_socket_url", None) or os.environ.get("WEBCHAT_SOCKET_URL")
-    return str(configured or settings.rasa_url).rstrip("/")
+    if settings.webchat_socket_url:
+        return [settings.webchat_socket_url.rstrip("/")]
+    return [url.rstrip("/") for url in settings.rasa_urls]
 
 
 def _socket_path(settings: Settings) -> str:
-    configured = getattr(settings, "webchat_socket_path", None) or os.environ.get("WEBCHAT_SOCKET_PATH")
-    return str(configured or DEFAULT_SOCKET_PATH)
+    return settings.webchat_socket_path or DEFAULT_SOCKET_PATH
 
 
-def _content_security_policy(socket_url: str) -> str:
-    parts = urlsplit(socket_url)
+def _content_security_policy(socket_urls: list[str]) -> str:
     connect = ["'self'"]
-    if parts.scheme in ("http", "https") and parts.netloc:
-        ws_scheme = "wss" if parts.scheme == "https" else "ws"
-        connect += [f"{parts.scheme}://{parts.netloc}", f"{ws_scheme}://{parts.netloc}"]
+    for socket_url in socket_urls:
+        parts = urlsplit(socket_url)
+        if parts.scheme in ("http", "https") and parts.netloc:
+            ws_scheme = "wss" if parts.scheme == "https" else "ws"
+            connect += [f"{parts.scheme}://{parts.netloc}", f"{ws_scheme}://{parts.netloc}"]
     return "; ".join(
         [
             "default-src 'self'",
@@ -161,9 +164,9 @@ def build_router(
         settings = get_settings()
         language = pick_language(lang, settings.default_language)
         root = request.scope.get("root_path", "").rstrip("/")
-        socket_url = _socket_url(settings)
+        socket_urls = _socket_urls(settings)
         config = {
-            "socketUrl": socket_url,
+            "socketUrls": socket_urls,
             "socketPath": _socket_path(settings),
             "apiBase": f"{root}/chat/api",
             "defaultLanguage": language,
@@ -187,7 +190,7 @@ def build_router(
                 "icon_url": asset_url(root, "icon.svg"),
             },
         )
-        response.headers["Content-Security-Policy"] = _content_security_policy(socket_url)
+        response.headers["Content-Security-Policy"] = _content_security_policy(socket_urls)
         response.headers["X-Content-Type-Options"] = "nosniff"
         response.headers["Referrer-Policy"] = "no-referrer"
         response.headers["Cache-Control"] = "no-cache"

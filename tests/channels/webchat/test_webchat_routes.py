@@ -4,15 +4,20 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
+import subprocess
 import time
+import uuid
+from pathlib import Path
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
+from bot.channels.webchat import routes as webchat_routes
 from bot.channels.webchat.routes import VENDOR_FILES
 from bot.services import web_inbox
-from bot.settings import get_settings
+from bot.settings import Settings, get_settings
 from tests.channels.webchat.fake_rasa import FakeRasa
 from tests.channels.webchat.live_server import free_port
 from tests.channels.webchat.support import make_chat_app, new_session_id
@@ -41,7 +46,7 @@ def test_page_renders_turkish_first_with_socket_config(client: TestClient, monke
     html = response.text
     assert '<html lang="tr">' in html
     config = _page_config(html)
-    assert config["socketUrl"] == "http://127.0.0.1:5999"
+    assert config["socketUrls"] == ["http://127.0.0.1:5999"]
     assert config["socketPath"] == "/socket.io"
     assert config["apiBase"] == "/chat/api"
     assert config["strings"]["tr"]["offline"] == "Bağlantı koptu, yeniden bağlanıyor…"
@@ -72,7 +77,7 @@ def test_page_in_english_and_public_socket_url(client: TestClient, monkeypatch: 
     assert "Your message" in html and 'placeholder="Type your message…"' in html
     config = _page_config(html)
     assert config["defaultLanguage"] == "en" and config["languageFromUrl"] is True
-    assert config["socketUrl"] == "https://chat.memnun.example"
+    assert config["socketUrls"] == ["https://chat.memnun.example"]
     assert "wss://chat.memnun.example" in response.headers["content-security-policy"]
     # An unknown language falls back to Turkish.
     assert '<html lang="tr">' in client.get("/chat", params={"lang": "de"}).text
@@ -298,3 +303,39 @@ def test_chat_slash_redirects(client: TestClient) -> None:
     response = client.get("/chat/", follow_redirects=False)
     assert response.status_code == 307
     assert response.headers["location"].endswith("/chat")
+
+
+def test_several_rasa_processes_are_all_offered_to_the_widget(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("RASA_HOST", "127.0.0.1")
+    monkeypatch.setenv("RASA_PORT", "5999")
+    monkeypatch.setenv("RASA_INSTANCES", "3")
+    monkeypatch.delenv("WEBCHAT_SOCKET_URL", raising=False)
+    get_settings.cache_clear()
+    response = client.get("/chat")
+    config = _page_config(response.text)
+    assert config["socketUrls"] == ["http://127.0.0.1:5999", "http://127.0.0.1:6000", "http://127.0.0.1:6001"]
+    csp = response.headers["content-security-policy"]
+    for port in (5999, 6000, 6001):
+        assert f"ws://127.0.0.1:{port}" in csp
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="node is needed to run the widget's JavaScript")
+def test_widget_routes_a_session_to_the_same_process_as_the_services() -> None:
+    """The widget's CRC-32 (chat.js) must pick the Rasa process Settings.rasa_url_for picks."""
+    source = (Path(webchat_routes.STATIC_DIR) / "chat.js").read_text(encoding="utf-8")
+    functions = "".join(
+        source[source.index(f"  function {name}("): source.index("\n  }\n", source.index(f"  function {name}(")) + 4]
+        for name in ("crc32", "pickSocketUrl")
+    )
+    sessions = ["web-" + str(uuid.UUID(int=i * 7919)) for i in range(40)] + ["web-çğüşöı-İ"]
+    urls = [f"http://127.0.0.1:{5005 + i}" for i in range(3)]
+    script = functions + f"\nconst urls = {json.dumps(urls)};\n" + (
+        f"console.log(JSON.stringify({json.dumps(sessions)}.map(s => pickSocketUrl(urls, s))));"
+    )
+    completed = subprocess.run(["node", "-e", script], capture_output=True, text=True, timeout=30, check=True)
+    picked = json.loads(completed.stdout)
+    settings = Settings(rasa_host="127.0.0.1", rasa_port=5005, rasa_instances=3)
+    assert picked == [settings.rasa_url_for(session) for session in sessions]
+    assert len(set(picked)) == 3  # the sessions really spread over the processes

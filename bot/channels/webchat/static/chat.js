@@ -635,12 +635,29 @@
   }
 
   // ---- socket.io (Rasa) --------------------------------------------------------------------------------
+  function crc32(text) {
+    // CRC-32 of the UTF-8 bytes, equal to Python's zlib.crc32 (Settings.rasa_url_for routes by it).
+    var bytes = new TextEncoder().encode(text);
+    var crc = -1;
+    for (var i = 0; i < bytes.length; i++) {
+      crc ^= bytes[i];
+      for (var bit = 0; bit < 8; bit++) crc = (crc >>> 1) ^ (0xedb88320 & -(crc & 1));
+    }
+    return (crc ^ -1) >>> 0;
+  }
+
+  function pickSocketUrl(urls, session) {
+    // One Rasa process per conversation: the same one our services use for this sender.
+    if (!urls.length) return undefined;
+    return urls[crc32(session) % urls.length];
+  }
+
   function connect() {
     if (typeof window.io !== "function") {
       setStatus("offline");
       return;
     }
-    socket = window.io(config.socketUrl || undefined, {
+    socket = window.io(pickSocketUrl(config.socketUrls || [], sessionId), {
       path: config.socketPath || "/socket.io",
       reconnection: true,
       reconnectionDelay: 1000,
