@@ -16,11 +16,25 @@ from bot.settings import Settings, get_settings
 
 
 class RasaUnavailable(RuntimeError):
-    """Rasa could not be reached, timed out or answered with a server error. Safe to retry later."""
+    """Rasa could not be reached, timed out or answered with a server error. Safe to retry later.
+
+    ``maybe_processed`` tells whether Rasa may nevertheless have handled the request: False only when it
+    certainly never got there (no connection could be opened); True after a timeout, a connection lost
+    once the request was on its way, or a 5xx. Callers that must not repeat a message (the Telegram
+    connector) look in the conversation's tracker before sending it again when it is True.
+    """
+
+    def __init__(self, message: str, *, maybe_processed: bool = True) -> None:
+        super().__init__(message)
+        self.maybe_processed = maybe_processed
 
 
 class RasaRequestRejected(RuntimeError):
     """Rasa answered 4xx: retrying the same request will not help."""
+
+
+#: Failures before any byte of the request left this process: Rasa cannot have processed it.
+_NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 
 
 class RasaClient:
@@ -74,6 +88,8 @@ class RasaClient:
             params["token"] = self._token
         try:
             response = await self._client.request(method, url, params=params, **kwargs)
+        except _NOT_SENT as exc:
+            raise RasaUnavailable(f"{type(exc).__name__} calling Rasa", maybe_processed=False) from exc
         except (httpx.TransportError, httpx.TimeoutException) as exc:
             raise RasaUnavailable(f"{type(exc).__name__} calling Rasa") from exc
         if response.status_code >= 500:
@@ -118,6 +134,7 @@ class RasaClient:
         return dict(result or {})
 
     async def get_tracker(self, sender_id: str, include_events: str = "ALL") -> dict[str, Any]:
+        """The conversation's tracker (``include_events``: ALL, APPLIED, AFTER_RESTART or NONE)."""
         result = await self._request(
             "GET", self._conversation_url(sender_id, "tracker"), params={"include_events": include_events}
         )

@@ -7,7 +7,7 @@ by the unique key, and a restart resumes whatever was not finished. The journal 
 (ordered by ``update_id``), the retry schedule when Rasa or Telegram is down, and the place where Rasa's
 answer waits until every part of it has been delivered, so a retry never asks Rasa the same thing twice.
 
-Migration ``0002_channels`` creates exactly these tables.
+Migration ``0002_channels`` creates these tables (``0006_telegram_rasa_doubt`` adds ``rasa_may_have_it``).
 """
 
 from __future__ import annotations
@@ -15,7 +15,18 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Boolean, CheckConstraint, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    false,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from bot.db.base import Base, UTCDateTime
@@ -55,6 +66,11 @@ class TelegramUpdate(Base):
     replies_sent: Mapped[int] = mapped_column(Integer, default=0)
     # The "one moment please" notice goes out once per outage, not once per retry.
     wait_notice_sent: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Rasa may already have this update: set just before a request carrying it goes to Rasa and kept when
+    # that request ends without a clear "not received" (a timeout, a 5xx, a crash of this process), so the
+    # next attempt first looks for it in the conversation's tracker instead of sending it a second time.
+    # Migration ``0006_telegram_rasa_doubt``.
+    rasa_may_have_it: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     # For a button press: the message whose keyboard was pressed, so a double tap is forwarded once.
     callback_message_id: Mapped[int | None] = mapped_column(BigInteger)
     # A worker's claim on the row, so two connector processes never handle one chat at the same time.

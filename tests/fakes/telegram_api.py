@@ -3,8 +3,9 @@
 Point python-telegram-bot at it with ``base_url=api.base_url`` (``http://127.0.0.1:<port>/bot``).
 
 It implements what our connector and sender call — getMe, getUpdates (long polling with offsets and
-timeout), deleteWebhook, setWebhook, getWebhookInfo, sendMessage, sendPhoto, sendChatAction,
-answerCallbackQuery, editMessageReplyMarkup — and checks requests the way Telegram does where it matters
+timeout), deleteWebhook, setWebhook, getWebhookInfo, sendMessage, sendPhoto, sendDocument (a multipart
+upload: the file's name and bytes are kept), sendChatAction, answerCallbackQuery, editMessageReplyMarkup —
+and checks requests the way Telegram does where it matters
 for us: HTML entity parsing (an unescaped ``<`` is a 400 "can't parse entities"), the 4096-character text
 and 1024-character caption limits (UTF-16 units, after parsing), 1-64-byte ``callback_data``, unknown
 chats, answering a callback query twice, "message is not modified".
@@ -110,6 +111,15 @@ class Fault:
 _NEVER_FAULTED = frozenset({"getMe", "getUpdates", "deleteWebhook", "setWebhook", "getWebhookInfo", "close"})
 
 
+@dataclass(frozen=True)
+class Upload:
+    """A file uploaded in a multipart request (``sendDocument``)."""
+
+    filename: str
+    content: bytes
+    content_type: str | None
+
+
 @dataclass
 class SentMessage:
     """A message the bot sent, as the customer sees it (``text`` is after HTML parsing)."""
@@ -124,6 +134,7 @@ class SentMessage:
     inline_keyboard: list[list[dict[str, Any]]] | None  # current inline keyboard (None once removed)
     at: float
     edits: list[dict[str, Any] | None] = field(default_factory=list)
+    document: Upload | None = None
 
     @property
     def button_titles(self) -> list[str]:
@@ -143,7 +154,12 @@ class SentMessage:
             "chat": {"id": self.chat_id, "type": "private", "first_name": "Customer"},
             "from": bot_user,
         }
-        if self.photo is not None:
+        if self.document is not None:
+            message["document"] = {"file_id": f"doc-{self.message_id}", "file_unique_id": f"d{self.message_id}",
+                                   "file_name": self.document.filename, "file_size": len(self.document.content)}
+            if self.text:
+                message["caption"] = self.text
+        elif self.photo is not None:
             message["photo"] = [{"file_id": f"photo-{self.message_id}", "file_unique_id": f"u{self.message_id}",
                                  "width": 640, "height": 480}]
             if self.text:
@@ -452,6 +468,10 @@ class FakeTelegramAPI:
     def texts(self, chat_id: int) -> list[str]:
         return [m.text or "" for m in self.sent(chat_id)]
 
+    def documents(self, chat_id: int) -> list[Upload]:
+        """The files the bot sent to the chat, in order."""
+        return [m.document for m in self.sent(chat_id) if m.document is not None]
+
     def calls_of(self, method: str, chat_id: int | None = None) -> list[Call]:
         return [c for c in self.calls if c.method == method and (chat_id is None or c.params.get("chat_id") == chat_id)]
 
@@ -515,8 +535,11 @@ class FakeTelegramAPI:
                 raw.update(json.loads(body))
         elif request.method == "POST":
             form = await request.form()
-            for key, value in form.items():
-                raw[key] = value if isinstance(value, str) else f"<upload:{getattr(value, 'filename', key)}>"
+            for key, item in form.items():
+                if isinstance(item, str):
+                    raw[key] = item
+                else:
+                    raw[key] = Upload(str(item.filename or key), await item.read(), item.content_type)
         params: dict[str, Any] = {}
         for key, value in raw.items():
             if isinstance(value, str) and key in _INT_PARAMS:
@@ -593,11 +616,11 @@ class FakeTelegramAPI:
         raise TelegramError(400, f"Bad Request: unsupported parse_mode {parse_mode!r} in this fake")
 
     def _store(self, chat_id: int, *, text: str | None, raw: str | None, parse_mode: str | None,
-               photo: str | None, markup: dict[str, Any] | None) -> SentMessage:
+               photo: str | None, markup: dict[str, Any] | None, document: Upload | None = None) -> SentMessage:
         message = SentMessage(
             chat_id=chat_id, message_id=self._next_message_id(chat_id), text=text, raw_text=raw,
             parse_mode=parse_mode, photo=photo, reply_markup=markup,
-            inline_keyboard=(markup or {}).get("inline_keyboard") or None, at=time.monotonic(),
+            inline_keyboard=(markup or {}).get("inline_keyboard") or None, at=time.monotonic(), document=document,
         )
         self.messages.setdefault(chat_id, []).append(message)
         return message
@@ -687,6 +710,24 @@ class FakeTelegramAPI:
         self._check_markup(markup)
         message = self._store(chat_id, text=visible, raw=caption, parse_mode=params.get("parse_mode"),
                               photo=photo, markup=markup)
+        return message.as_dict(self.bot_user)
+
+    async def _api_sendDocument(self, params: dict[str, Any]) -> dict[str, Any]:
+        chat_id = self._require_chat(params)
+        document = params.get("document")
+        if not isinstance(document, Upload):
+            # A file_id or URL would be fine for Telegram; this fake only needs (and checks) uploads.
+            raise TelegramError(400, "Bad Request: there is no document in the request")
+        if not document.content:
+            raise TelegramError(400, "Bad Request: file must be non-empty")
+        caption = params.get("caption")
+        visible = self._visible(str(caption), params.get("parse_mode")) if caption else None
+        if visible is not None and utf16_len(visible) > 1024:
+            raise TelegramError(400, "Bad Request: message caption is too long")
+        markup = params.get("reply_markup")
+        self._check_markup(markup)
+        message = self._store(chat_id, text=visible, raw=caption, parse_mode=params.get("parse_mode"),
+                              photo=None, markup=markup, document=document)
         return message.as_dict(self.bot_user)
 
     async def _api_answerCallbackQuery(self, params: dict[str, Any]) -> bool:

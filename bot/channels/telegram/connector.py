@@ -10,7 +10,10 @@ Flow of one update:
    update, decides what it means (:mod:`.inbound`), forwards it to Rasa with "typing…" shown meanwhile,
    stores Rasa's answer in the journal and delivers it part by part (:mod:`.sender`).
 4. If Rasa is down or slow, the customer gets one "one moment please" and the update is retried with
-   backoff; later messages of the same chat wait behind it so the conversation stays in order. If
+   backoff; later messages of the same chat wait behind it so the conversation stays in order. A request
+   that ended without an answer may still have been handled by Rasa (it was slow, not down): before such
+   an update is sent again, the conversation's tracker is asked whether it already holds the message
+   (``metadata.telegram_update_id``); if so its recorded answer is delivered instead. If
    Telegram is down, delivery resumes at the first undelivered part. If the customer blocked the bot, the
    chat is marked unreachable and the update is closed.
 5. A scan loop wakes chats whose retries are due, and on start-up resumes whatever a previous process
@@ -42,6 +45,7 @@ from telegram.constants import ChatMemberStatus
 from telegram.ext import Application, ApplicationBuilder, ContextTypes, TypeHandler
 from telegram.warnings import PTBDeprecationWarning
 
+from bot.channels import rasa_tracker
 from bot.channels.rasa_client import RasaClient, RasaRequestRejected, RasaUnavailable
 from bot.channels.telegram import inbound, texts, updates
 from bot.channels.telegram.ids import CHANNEL, log_ref, sender_id_for
@@ -126,7 +130,7 @@ class WebhookConfig:
             # Without the secret anyone who finds the URL could post forged updates (e.g. a fake contact).
             raise RuntimeError("TELEGRAM_MODE=webhook needs TELEGRAM_WEBHOOK_SECRET (1-256 of A-Z a-z 0-9 _ -)")
         return cls(
-            listen=os.environ.get("TELEGRAM_WEBHOOK_LISTEN", "127.0.0.1"),
+            listen=settings.telegram_webhook_listen,
             port=settings.telegram_webhook_port,
             url=settings.telegram_webhook_url,
             secret_token=settings.telegram_webhook_secret.get_secret_value(),
@@ -408,36 +412,78 @@ class TelegramConnector:
     async def _forward(
         self, entry: JournalEntry, decision: inbound.Forward, who: inbound.Sender
     ) -> list[dict[str, Any]] | None:
-        """Send to Rasa; returns the bot messages to deliver, or None if the update was rescheduled."""
+        """Send to Rasa; returns the bot messages to deliver, or None if the update was rescheduled.
+
+        Every message must be stored in Rasa exactly once. So the row is marked "Rasa may have it" before a
+        request goes out, and the mark stays unless that request certainly never reached Rasa. A marked row
+        (an earlier attempt timed out, got a 5xx, or this process stopped mid-request) is first looked up in
+        the tracker: if Rasa recorded it, the answer recorded after it is delivered and nothing is re-sent.
+        """
         if entry.attempts == 0:
             await self._note_sender(who, opt_out=decision.opt_out)
         held = await self._held(who.sender_id)
         typing = None if held else asyncio.create_task(self._keep_typing(who.chat_id))
         try:
-            answer = await self.rasa.send_message(who.sender_id, decision.text, decision.metadata)
-        except RasaUnavailable:
-            await self._rasa_failed(entry, who, "rasa_unavailable", held)
+            answer = await self._recorded_answer(entry, who) if entry.rasa_may_have_it else None
+            if answer is None:
+                if not entry.rasa_may_have_it:
+                    await self._journal(updates.mark_rasa_may_have_it, entry.id)
+                answer = await self.rasa.send_message(who.sender_id, decision.text, decision.metadata)
+                log.info(
+                    "update %s forwarded for %s: %d bot messages", entry.update_id, log_ref(who.chat_id), len(answer)
+                )
+        except RasaUnavailable as error:
+            # Once a request may have reached Rasa the doubt stays until the tracker settles it.
+            may_have_it = entry.rasa_may_have_it or error.maybe_processed
+            await self._rasa_failed(entry, who, "rasa_unavailable", held, rasa_may_have_it=may_have_it)
             return None
         except RasaRequestRejected:
             log.error("update %s: Rasa rejected the request (check RASA_TOKEN / Rasa version)", entry.update_id)
             if entry.attempts + 1 >= self.options.max_rasa_rejections:
                 await self._journal(updates.mark_failed, entry.id, "rasa_rejected")
                 return None
-            await self._rasa_failed(entry, who, "rasa_rejected", held)
+            # A rejected request was not processed: only an earlier attempt can have left the message in Rasa.
+            await self._rasa_failed(entry, who, "rasa_rejected", held, rasa_may_have_it=entry.rasa_may_have_it)
             return None
         finally:
             if typing is not None:
                 typing.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await typing
-        log.info("update %s forwarded for %s: %d bot messages", entry.update_id, log_ref(who.chat_id), len(answer))
         if held:
             return []
         if not answer and decision.fallback:
             answer = [{"text": texts.text(decision.fallback, who.language)}]
         return answer
 
-    async def _rasa_failed(self, entry: JournalEntry, who: inbound.Sender, code: str, held: bool) -> None:
+    async def _recorded_answer(self, entry: JournalEntry, who: inbound.Sender) -> list[dict[str, Any]] | None:
+        """The answer Rasa recorded for this update, or None if its tracker does not hold the message.
+
+        Reliable for Rasa's own server: when a client gives up, Sanic cancels the request's handling, and
+        Rasa saves a message together with its whole turn at the end; so by the time we ask, the message
+        is either stored with its answer or not stored at all.
+        """
+        tracker = await self.rasa.get_tracker(who.sender_id)
+        answer = rasa_tracker.recorded_answer(tracker, "telegram_update_id", entry.update_id)
+        if answer is None:
+            log.info("update %s: not in Rasa's tracker; sending it again", entry.update_id)
+        else:
+            log.info(
+                "update %s: already recorded by Rasa; not sent again, delivering its %d recorded bot messages",
+                entry.update_id,
+                len(answer),
+            )
+        return answer
+
+    async def _rasa_failed(
+        self,
+        entry: JournalEntry,
+        who: inbound.Sender,
+        code: str,
+        held: bool,
+        *,
+        rasa_may_have_it: bool | None = None,
+    ) -> None:
         # One "one moment please" per outage: later retries (and later messages, which wait behind this
         # one) stay quiet. Recorded before sending so a crash cannot make it go out twice.
         if not entry.wait_notice_sent:
@@ -448,7 +494,7 @@ class TelegramConnector:
         log.warning(
             "update %s: %s; retry %d in %.1fs", entry.update_id, code, entry.attempts + 1, delay.total_seconds()
         )
-        await self._journal(updates.schedule_retry, entry.id, delay, code)
+        await self._journal(updates.schedule_retry, entry.id, delay, code, rasa_may_have_it=rasa_may_have_it)
 
     async def _deliver(
         self,
@@ -496,7 +542,7 @@ class TelegramConnector:
 
     # -- helpers -------------------------------------------------------------------------------------------------
 
-    async def _journal(self, write: Callable[..., Any], *args: Any) -> Any:
+    async def _journal(self, write: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         """A journal write that records something already done (Rasa answered, a part was delivered).
 
         If the database hiccups right then, giving up would make a retry repeat the side effect (ask Rasa
@@ -508,7 +554,7 @@ class TelegramConnector:
         pause = 0.1
         while True:
             try:
-                return await asyncio.to_thread(write, *args)
+                return await asyncio.to_thread(write, *args, **kwargs)
             except (ServiceError, DBAPIError) as error:
                 # Any database error: the write is idempotent, and giving up costs a repetition.
                 if loop.time() + pause > deadline:

@@ -15,6 +15,8 @@ check-ins, agent replies), so a message looks the same whoever sends it. Rules:
 - ``image`` becomes a photo (with the text as caption when it fits).
 - ``custom: {"request_contact": true}`` offers the reply keyboard "📱 Numaramı paylaş / Share my number",
   attached to the question it belongs to; ``custom: {"remove_keyboard": true}`` removes it again.
+- ``custom: {"data_export": {"filename": ..., "data": {...}}}`` (the personal-data export) becomes a JSON
+  file (``sendDocument``): a Telegram customer expects a file to keep, not a wall of JSON in the chat.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import html
+import json
 import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
@@ -58,16 +61,28 @@ _SENTENCE_END = re.compile(r"[.!?…](?:[\"'”’)\]]*)\s+")
 
 
 @dataclass(frozen=True)
+class OutgoingDocument:
+    """A file to upload: its name as the customer sees it and its bytes."""
+
+    filename: str
+    content: bytes
+
+
+@dataclass(frozen=True)
 class OutgoingMessage:
-    """One Telegram call: ``send_message`` (``photo`` is None) or ``send_photo``. ``text`` is ready HTML."""
+    """One Telegram call: ``send_message``, ``send_photo`` (``photo``) or ``send_document`` (``document``).
+
+    ``text`` is ready HTML (the caption of a photo or document).
+    """
 
     text: str | None
     photo: str | None = None
     reply_markup: ReplyMarkup | None = None
+    document: OutgoingDocument | None = None
 
     @property
     def kind(self) -> str:
-        return "photo" if self.photo else "text"
+        return "document" if self.document else "photo" if self.photo else "text"
 
 
 @dataclass(frozen=True)
@@ -308,9 +323,22 @@ def _render_one(message: Mapping[str, Any], language: Language | None) -> list[O
             out.append(_KeyboardSlot(share_contact_keyboard(), custom_text or None))
         elif custom.get("remove_keyboard"):
             out.append(_KeyboardSlot(ReplyKeyboardRemove(), custom_text or None))
+        elif isinstance(custom.get("data_export"), Mapping):
+            out.append(OutgoingMessage(text=None, document=data_export_document(custom["data_export"])))
         elif custom_text:
             out.extend(_text_messages(custom_text, None))
     return out
+
+
+_UNSAFE_FILENAME = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+def data_export_document(export: Mapping[str, Any]) -> OutgoingDocument:
+    """The personal-data export as a readable UTF-8 JSON file (Turkish letters as they are, indented)."""
+    stem = _UNSAFE_FILENAME.sub("-", str(export.get("filename") or "memnun-data")).strip("-.")
+    stem = stem.removesuffix(".json")[:60] or "memnun-data"
+    content = json.dumps(export.get("data"), ensure_ascii=False, indent=2, default=str) + "\n"
+    return OutgoingDocument(filename=f"{stem}.json", content=content.encode("utf-8"))
 
 
 def _resolve_keyboard_slots(
@@ -329,7 +357,7 @@ def _resolve_keyboard_slots(
                 candidate = resolved[neighbour]
                 if (
                     isinstance(candidate, OutgoingMessage)
-                    and (candidate.text or candidate.photo)
+                    and (candidate.text or candidate.photo or candidate.document)
                     and candidate.reply_markup is None
                 ):
                     resolved[neighbour] = replace(candidate, reply_markup=item.markup)
@@ -339,7 +367,11 @@ def _resolve_keyboard_slots(
             prompt_key = "share_contact_prompt" if isinstance(item.markup, ReplyKeyboardMarkup) else None
             prompt = texts.text(prompt_key, language) if prompt_key else "✓"
             resolved[index] = OutgoingMessage(text=escape(prompt), reply_markup=item.markup)
-    return [item for item in resolved if isinstance(item, OutgoingMessage) and (item.text or item.photo)]
+    return [
+        item
+        for item in resolved
+        if isinstance(item, OutgoingMessage) and (item.text or item.photo or item.document)
+    ]
 
 
 def render(

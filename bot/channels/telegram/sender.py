@@ -235,6 +235,15 @@ class TelegramSender:
         raise AssertionError("unreachable")  # pragma: no cover
 
     async def _send_once(self, chat_id: int, part: OutgoingMessage) -> Message:
+        if part.document:
+            return await self.bot.send_document(
+                chat_id=chat_id,
+                document=part.document.content,
+                filename=part.document.filename,
+                caption=part.text,
+                parse_mode=ParseMode.HTML if part.text else None,
+                reply_markup=part.reply_markup,
+            )
         if part.photo:
             return await self.bot.send_photo(
                 chat_id=chat_id,

@@ -14,6 +14,9 @@ How it works:
    ``received -> forwarded -> replied``. Rasa's answer is stored with the row (:func:`mark_forwarded`)
    and every delivered part advances ``replies_sent`` (:func:`mark_progress`), so a retry after a crash or a
    Telegram outage neither asks Rasa twice nor sends a part twice.
+   Before a request goes to Rasa the row is marked :func:`mark_rasa_may_have_it`: if that request ends
+   without an answer (timeout, 5xx, a crash of this process), Rasa may still have recorded the message, and
+   the next attempt looks for it in the conversation's tracker before sending it again (see the connector).
 3. Failures reschedule the row (:func:`schedule_retry`); the retry loop finds due chats with
    :func:`due_chats`. Only permanent failures (the customer blocked the bot) end in ``failed``.
 
@@ -63,6 +66,7 @@ class JournalEntry:
     replies_sent: int
     wait_notice_sent: bool
     callback_message_id: int | None
+    rasa_may_have_it: bool = False
 
 
 class JournalUnavailable(NetworkError):
@@ -121,6 +125,7 @@ def record(bot_id: int, update: Update) -> bool:
         "payload": update.to_dict(),
         "replies_sent": 0,
         "wait_notice_sent": False,
+        "rasa_may_have_it": False,
         "callback_message_id": key.callback_message_id,
         "received_at": now,
         "updated_at": now,
@@ -148,6 +153,7 @@ def _entry(row: TelegramUpdate) -> JournalEntry:
         replies_sent=row.replies_sent,
         wait_notice_sent=row.wait_notice_sent,
         callback_message_id=row.callback_message_id,
+        rasa_may_have_it=bool(row.rasa_may_have_it),
     )
 
 
@@ -236,26 +242,37 @@ def mark_failed(entry_id: int, error: str) -> None:
     )
 
 
-def schedule_retry(entry_id: int, delay: timedelta, error: str) -> None:
-    """Try again after ``delay`` (counts an attempt, releases the lease)."""
+def schedule_retry(entry_id: int, delay: timedelta, error: str, *, rasa_may_have_it: bool | None = None) -> None:
+    """Try again after ``delay`` (counts an attempt, releases the lease).
+
+    ``rasa_may_have_it`` (when given) records what the failed attempt leaves behind: False once it is clear
+    that no request ever reached Rasa (e.g. connection refused on the only attempt), True if one may have.
+    """
     now = utcnow()
+    values: dict[str, Any] = {
+        "attempts": TelegramUpdate.attempts + 1,
+        "next_attempt_at": now + delay,
+        "last_error": error[:MAX_ERROR],
+        "lease_owner": None,
+        "lease_until": None,
+        "updated_at": now,
+    }
+    if rasa_may_have_it is not None:
+        values["rasa_may_have_it"] = rasa_may_have_it
     with transaction(write=True) as session:
-        session.execute(
-            update(TelegramUpdate)
-            .where(TelegramUpdate.id == entry_id)
-            .values(
-                attempts=TelegramUpdate.attempts + 1,
-                next_attempt_at=now + delay,
-                last_error=error[:MAX_ERROR],
-                lease_owner=None,
-                lease_until=None,
-                updated_at=now,
-            )
-        )
+        session.execute(update(TelegramUpdate).where(TelegramUpdate.id == entry_id).values(**values))
 
 
 def mark_wait_notice_sent(entry_id: int) -> None:
     _transition(entry_id, wait_notice_sent=True)
+
+
+def mark_rasa_may_have_it(entry_id: int) -> None:
+    """A request carrying this update is about to go to Rasa: from now on Rasa may have recorded it.
+
+    Written *before* sending, so that even a crash during the request leaves the doubt on record.
+    """
+    _transition(entry_id, rasa_may_have_it=True)
 
 
 def release_leases(owner: str) -> int:

@@ -120,6 +120,9 @@ async def test_rasa_timeout_is_retried_and_the_customer_gets_one_answer(
     await telegram_api.wait_for(_replied, message="journal done")
     await asyncio.sleep(2.2)  # let the timed-out request finish inside "Rasa"
     assert telegram_api.texts(6203) == [NOTICE_TR, "echo: puanım"]
+    # The timed-out request was abandoned by "Rasa" (as Rasa's server does when the client hangs up), the
+    # retry looked in the tracker, did not find it, and sent it: stored once.
+    assert rasa.messages_from("tg-6203") == ["puanım"]
 
 
 async def test_restart_in_the_middle_resumes_pending_updates_without_repeating_any(
@@ -165,6 +168,7 @@ async def test_hard_stop_during_a_rasa_call_still_answers_once(
     await telegram_api.wait_for(_replied, message="journal done")
     await asyncio.sleep(1.2)
     assert telegram_api.texts(6304) == ["echo: iade"]
+    assert rasa.messages_from("tg-6304") == ["iade"]
 
 
 async def test_answer_interrupted_by_telegram_outage_resumes_at_the_missing_part(

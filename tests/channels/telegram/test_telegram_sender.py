@@ -116,9 +116,13 @@ async def test_per_chat_rate_limit_spaces_one_chat_but_not_others(
 
         slow, fast = await asyncio.gather(burst(8005, 5), burst(8006, 1))
     assert slow >= 0.9  # 5 messages at 4/s
-    assert fast < slow / 2  # the other chat is not held back
+    assert fast < slow
     arrivals = [c.at for c in telegram_api.calls_of("sendMessage", 8005)]
     assert all(b - a >= 0.2 for a, b in zip(arrivals, arrivals[1:], strict=False))
+    # The other chat is not held back: its message does not wait behind the first chat's queue. Compared by
+    # order of arrival, not by wall-clock ratios, which a loaded machine stretches.
+    [other] = [c.at for c in telegram_api.calls_of("sendMessage", 8006)]
+    assert other < arrivals[2]
 
 
 async def test_keyboard_removal_and_callback_answers_are_best_effort(
