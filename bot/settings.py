@@ -114,6 +114,15 @@ class Settings(BaseSettings):
     survey_answer_window_days: int = 7
     handover_timeout_minutes: int = 10
 
+    # --- privacy -------------------------------------------------------------------
+    privacy_tracker_purge_delay_s: float = Field(
+        default=120.0,
+        ge=0,
+        description="After an erasure, the erased conversations' Rasa events are deleted once more this many "
+        "seconds later (Rasa re-saves a conversation whose erasure was asked for in the chat after the action "
+        "returned); the scheduler's purge job runs every minute.",
+    )
+
     # --- outreach (proactive messages; see bot/services/outreach.py OutreachConfig) ----------------------------
     outreach_marketing_cap_days: int = 7
     outreach_csat_enabled: bool = True

@@ -43,7 +43,7 @@ from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from bot.scheduler import automatic
-from bot.services import campaigns, outreach
+from bot.services import campaigns, outreach, privacy
 from bot.services.campaigns import ScheduledCampaign
 from bot.services.errors import ServiceError
 from bot.services.outreach import OutreachConfig
@@ -108,6 +108,22 @@ def console_sync_job() -> None:
     sync_summaries_job(time_budget_s=25.0)
 
 
+def tracker_purge_job(now: datetime | None = None) -> privacy.PurgeReport:
+    """Erased conversations whose delayed purge is due: delete their tracker events (which Rasa may have
+    re-saved after an in-chat erasure) and console copies again; failures stay queued and are retried."""
+    report = privacy.purge_due_tracker_events(now=now)
+    if report.due:
+        log.info(
+            "tracker purge: due=%d purged=%d failed=%d events=%d console_records=%d",
+            report.due,
+            report.purged,
+            report.failed,
+            report.tracker_events_deleted,
+            report.console_records_deleted,
+        )
+    return report
+
+
 def handover_expiry_job() -> None:
     """Requests for a human nobody took in time: tell the customer when to expect an answer, open a ticket."""
     import asyncio
@@ -133,7 +149,8 @@ class SystemJob:
 
 
 def system_jobs(config: OutreachConfig, settings: Settings) -> list[SystemJob]:
-    """The fixed jobs: automatic scans, event-driven campaigns, reconciliation."""
+    """The fixed jobs: automatic scans, event-driven campaigns, reconciliation, console sync, handover expiry
+    and the delayed tracker purge of erased conversations."""
     tz = ZoneInfo(settings.timezone)
     scan = config.scan_misfire_grace_s
     return [
@@ -176,6 +193,13 @@ def system_jobs(config: OutreachConfig, settings: Settings) -> list[SystemJob]:
         SystemJob(
             "system:console_sync",
             f"{__name__}:console_sync_job",
+            IntervalTrigger(minutes=1, timezone=tz),
+            {},
+            300,
+        ),
+        SystemJob(
+            "system:tracker_purge",
+            f"{__name__}:tracker_purge_job",
             IntervalTrigger(minutes=1, timezone=tz),
             {},
             300,

@@ -10,9 +10,14 @@ Erasure rule:
 - every conversation of the customer (the sender ids of their channel identities, conversations, tickets,
   surveys, feedback, handovers and console summaries) is forgotten: its events are deleted from Rasa's tracker store
   (the transcript), and so are the console's copies (summary, review flags, intent corrections, tags, notes,
-  agent messages) and the web inbox messages waiting for it. Handovers stay as statistics, unlinked.
-  Limit: when the erasure is asked for in the chat itself, Rasa saves that conversation after the action
-  returns and its SQL tracker store re-inserts the current session's events it no longer finds;
+  agent messages) and the web inbox messages waiting for it. Handovers stay as statistics, unlinked;
+- when the erasure is asked for in the chat itself, Rasa saves that conversation after the action returns,
+  and its SQL tracker store re-inserts the current session's events it no longer finds (identification turns
+  included). So every forgotten conversation also gets a delayed purge (``tracker_purges``, due
+  ``PRIVACY_TRACKER_PURGE_DELAY_S`` later): the scheduler's :func:`purge_due_tracker_events` deletes its
+  tracker events and console copies again, then the purge row (the sender id is not kept). A failure keeps
+  the row (attempts, error class) and the next run retries it. Until then the console's sync skips the
+  conversation's events;
 - kept: scores, ratings, sentiments, ticket categories/priorities/statuses/timestamps, orders (commercial
   records with legal retention periods) and the loyalty ledger amounts;
 - an audit entry records who asked and how many records were touched (counts only). Idempotent: a second
@@ -21,12 +26,15 @@ Erasure rule:
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.orm import Session
 
 from bot.db.models import (
@@ -45,11 +53,17 @@ from bot.db.models import (
     TicketNote,
 )
 from bot.db.models_console import ConversationSummary, Handover
+from bot.db.models_privacy import TrackerPurge
 from bot.services import audit, tracker_events, web_inbox
-from bot.services.errors import InvalidInput
+from bot.services.errors import InvalidInput, ServiceError
 from bot.services.tx import transaction, utcnow
+from bot.settings import get_settings
+
+log = logging.getLogger(__name__)
 
 ERASED_TEXT = "[silindi]"
+#: Due purges one run of :func:`purge_due_tracker_events` handles (the rest wait for the next run).
+PURGE_BATCH = 500
 
 
 @dataclass(frozen=True)
@@ -107,6 +121,8 @@ def erase_customer(customer_id: int, requested_via: str, *, actor: str = "system
         inbox_deleted = sum(
             web_inbox.forget_sender_in(session, sender) for sender in senders if web_inbox.is_web_sender(sender)
         )
+        # Rasa may still save the conversation this erasure was asked for in: delete its events once more later.
+        schedule_tracker_purges_in(session, senders, now=now)
         customer.first_name = ERASED_TEXT
         customer.last_name = ERASED_TEXT
         customer.phone = None
@@ -184,6 +200,92 @@ def erase_customer(customer_id: int, requested_via: str, *, actor: str = "system
             },
         )
         return report
+
+
+# --- delayed purge of erased conversations ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PurgeReport:
+    due: int
+    purged: int
+    failed: int
+    tracker_events_deleted: int = 0
+    console_records_deleted: int = 0
+    error: str | None = None
+
+
+def schedule_tracker_purges_in(session: Session, sender_ids: Sequence[str], *, now: datetime | None = None) -> int:
+    """Inside the caller's transaction: purge these conversations' tracker events again
+    ``settings.privacy_tracker_purge_delay_s`` from now (one row per sender; asking again moves it later)."""
+    wanted = sorted(set(sender_ids))
+    if not wanted:
+        return 0
+    now = now or utcnow()
+    due = now + timedelta(seconds=get_settings().privacy_tracker_purge_delay_s)
+    stmt = tracker_events.dialect_insert(session, TrackerPurge)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["sender_id"],
+        set_={"requested_at": stmt.excluded.requested_at, "due_at": stmt.excluded.due_at},
+    )
+    session.execute(
+        stmt,
+        [{"sender_id": s, "requested_at": now, "due_at": due, "attempts": 0, "last_error": None} for s in wanted],
+    )
+    return len(wanted)
+
+
+def purge_due_tracker_events(*, now: datetime | None = None, limit: int = PURGE_BATCH) -> PurgeReport:
+    """The scheduler's purge job: for every purge due at ``now``, delete the conversation's events from Rasa's
+    tracker store and the console's copies of it, then the purge row itself.
+
+    One batch: the tracker delete commits on its own (another database, possibly), then the console copies
+    and the purge rows go in one transaction of ours. If anything fails, the rows stay with ``attempts`` + 1
+    and the error's class (driver messages can echo SQL parameters) and the next run retries them; deleting
+    twice is harmless. A row asked for again meanwhile (a later ``due_at``) is kept for its own time.
+    """
+    now = now or utcnow()
+    with transaction() as session:
+        due = list(
+            session.scalars(
+                select(TrackerPurge.sender_id)
+                .where(TrackerPurge.due_at <= now)
+                .order_by(TrackerPurge.due_at, TrackerPurge.sender_id)
+                .limit(limit)
+            )
+        )
+    if not due:
+        return PurgeReport(0, 0, 0)
+    try:
+        events_deleted = tracker_events.delete_tracker_events(due)
+        with transaction(write=True) as session:
+            console_deleted = sum(tracker_events.forget_conversation_in(session, sender) for sender in due)
+            done = session.execute(
+                delete(TrackerPurge).where(TrackerPurge.sender_id.in_(due), TrackerPurge.due_at <= now),
+                execution_options={"synchronize_session": False},
+            )
+            purged = int(done.rowcount or 0)  # type: ignore[attr-defined]
+    except (sa_exc.SQLAlchemyError, ServiceError, OSError) as error:
+        cause = error.__cause__ if isinstance(error, ServiceError) else None
+        reason = type(error).__name__ + (f"({type(cause).__name__})" if cause is not None else "")
+        log.warning("tracker purge of %d conversation(s) failed: %s; retrying on the next run", len(due), reason)
+        _record_purge_failure(due, reason)
+        return PurgeReport(len(due), 0, len(due), error=reason)
+    return PurgeReport(len(due), purged, 0, events_deleted, console_deleted)
+
+
+def _record_purge_failure(sender_ids: list[str], reason: str) -> None:
+    try:
+        with transaction(write=True) as session:
+            session.execute(
+                update(TrackerPurge)
+                .where(TrackerPurge.sender_id.in_(sender_ids))
+                .values(attempts=TrackerPurge.attempts + 1, last_error=reason[:200]),
+                execution_options={"synchronize_session": False},
+            )
+    except ServiceError:
+        # Our database is down too: the rows are unchanged and still due, so the next run retries anyway.
+        log.warning("could not record the failed tracker purge")
 
 
 def _jsonable(value: Any) -> Any:

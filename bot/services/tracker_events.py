@@ -27,6 +27,8 @@ Correctness notes (why the code looks the way it does):
 * Two syncs may run at once (periodic job + page load). The cursor is advanced with a compare-and-set in
   the same transaction as the summary writes, so the loser rolls back instead of counting events twice.
 * Only ``user`` and ``slot`` events need their JSON parsed; the others are counted from their columns.
+* Conversations with a pending delayed purge (``tracker_purges``, see :mod:`bot.services.privacy`) are
+  skipped: they belong to an erased customer and Rasa may have re-saved their events after the erasure.
 * Customer text copied here is masked (card numbers, T.C. kimlik numbers) like every other free text we
   store. :func:`rebuild_summaries` recomputes everything from the tracker if the tables are ever in doubt.
 """
@@ -63,7 +65,7 @@ from sqlalchemy import (
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.orm import Session
 
-from bot.db.models import Conversation, SurveyResponse, Ticket
+from bot.db.models import Conversation, Customer, SurveyResponse, Ticket
 from bot.db.models_console import (
     AgentMessage,
     ConversationIntent,
@@ -75,6 +77,7 @@ from bot.db.models_console import (
     ReviewFlag,
     TrackerSyncState,
 )
+from bot.db.models_privacy import TrackerPurge
 from bot.db.session import create_memnun_engine
 from bot.services.tx import transaction, utcnow
 from bot.settings import get_settings
@@ -382,7 +385,16 @@ def _fold(rows: Sequence[Any], threshold: float) -> dict[str, _Delta]:
     return deltas
 
 
-def _dialect_insert(session: Session, table: Any) -> Any:
+def pending_purges_in(session: Session, sender_ids: Sequence[str]) -> set[str]:
+    """Those of ``sender_ids`` with a delayed purge of their tracker events pending (``tracker_purges``)."""
+    pending: set[str] = set()
+    for start in range(0, len(sender_ids), 500):
+        chunk = list(sender_ids[start : start + 500])
+        pending.update(session.scalars(select(TrackerPurge.sender_id).where(TrackerPurge.sender_id.in_(chunk))))
+    return pending
+
+
+def dialect_insert(session: Session, table: Any) -> Any:
     if session.get_bind().dialect.name == "postgresql":
         from sqlalchemy.dialects.postgresql import insert as pg_insert
 
@@ -395,7 +407,7 @@ def _dialect_insert(session: Session, table: Any) -> Any:
 def _load_state(session: Session) -> TrackerSyncState:
     state = session.get(TrackerSyncState, SYNC_STATE_NAME)
     if state is None:
-        stmt = _dialect_insert(session, TrackerSyncState).values(
+        stmt = dialect_insert(session, TrackerSyncState).values(
             name=SYNC_STATE_NAME, last_event_id=0, pending_gaps="[]", updated_at=utcnow()
         )
         session.execute(stmt.on_conflict_do_nothing())
@@ -504,6 +516,10 @@ def _apply(deltas: dict[str, _Delta], old_cursor: int, new_cursor: int, gaps: li
         if moved.rowcount != 1:  # type: ignore[attr-defined]
             session.rollback()
             return None
+        # Conversations of an erased customer waiting for their delayed purge (Rasa may have re-saved their
+        # events after the erasure): not copied into the console; the purge deletes them from the tracker.
+        for sender_id in pending_purges_in(session, list(deltas)):
+            del deltas[sender_id]
         senders = list(deltas)
         existing: dict[str, ConversationSummary] = {}
         for start in range(0, len(senders), 500):
@@ -569,7 +585,7 @@ def _apply(deltas: dict[str, _Delta], old_cursor: int, new_cursor: int, gaps: li
         inserted: dict[str, dict[str, int]] = {}
         if flag_rows:
             stmt = (
-                _dialect_insert(session, ReviewFlag)
+                dialect_insert(session, ReviewFlag)
                 .on_conflict_do_nothing(index_elements=["reason", "ref"])
                 .returning(ReviewFlag.sender_id, ReviewFlag.reason)
             )
@@ -632,7 +648,7 @@ def _apply(deltas: dict[str, _Delta], old_cursor: int, new_cursor: int, gaps: li
             for name, n in d.intents.items()
         ]
         if intent_rows:
-            stmt = _dialect_insert(session, ConversationIntent)
+            stmt = dialect_insert(session, ConversationIntent)
             stmt = stmt.on_conflict_do_update(
                 index_elements=["sender_id", "intent"],
                 set_={"count": ConversationIntent.count + stmt.excluded.count},
@@ -727,11 +743,17 @@ def refresh_domain_flags(*, now: datetime | None = None, overlap: timedelta = ti
                     SurveyResponse.conversation_id.is_not(None),
                     ((SurveyResponse.kind == "csat") & (SurveyResponse.score <= 2))
                     | ((SurveyResponse.kind == "nps") & (SurveyResponse.score <= 6)),
+                    # Erasure forgot the review flags of an erased customer's conversations: not again.
+                    SurveyResponse.customer_id.is_(None)
+                    | SurveyResponse.customer_id.not_in(select(Customer.id).where(Customer.erased_at.is_not(None))),
                 )
             )
             .scalars()
             .all()
         )
+        if low_scores:
+            purging = pending_purges_in(session, sorted({r.conversation_id for r in low_scores}))
+            low_scores = [r for r in low_scores if r.conversation_id not in purging]
         changed.update(
             s
             for s in session.scalars(
@@ -773,7 +795,7 @@ def refresh_domain_flags(*, now: datetime | None = None, overlap: timedelta = ti
                 for r in low_scores
             ]
             stmt = (
-                _dialect_insert(session, ReviewFlag)
+                dialect_insert(session, ReviewFlag)
                 .on_conflict_do_nothing(index_elements=["reason", "ref"])
                 .returning(ReviewFlag.id)
             )
@@ -909,9 +931,11 @@ __all__ = [
     "conversation_events",
     "create_events_table",
     "delete_tracker_events",
+    "dialect_insert",
     "events_table",
     "forget_conversation",
     "forget_conversation_in",
+    "pending_purges_in",
     "rebuild_summaries",
     "refresh_domain_flags",
     "reset_tracker_engines",

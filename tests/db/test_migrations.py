@@ -58,27 +58,54 @@ def test_upgrade_from_empty_and_downgrade_to_base(db_url: str) -> None:
     assert _tables(db_url) >= CORE_TABLES
 
 
-@pytest.mark.filterwarnings("ignore:autogenerate skipping")
-def test_core_models_match_migration(db_url: str) -> None:
-    upgrade("heads", url=db_url)
-    engine = create_engine(db_url)
+def _schema_diff(url: str) -> list[object]:
+    """What differs between the migrated database at ``url`` and the models."""
+    engine = create_engine(url)
     try:
         with engine.connect() as connection:
             context = MigrationContext.configure(connection, opts={"compare_type": True})
-            diff = compare_metadata(context, Base.metadata)
+            return list(compare_metadata(context, Base.metadata))
     finally:
         engine.dispose()
 
-    def table_of(item: object) -> str | None:
-        if isinstance(item, list):  # modify_* operations come grouped per column
-            return table_of(item[0])
-        assert isinstance(item, tuple)
-        operation = item[0]
-        if operation.startswith("modify_") or operation in ("add_column", "remove_column"):
-            return item[2]
-        obj = item[1]
-        table = getattr(obj, "table", None)
-        return getattr(table if table is not None else obj, "name", None)
 
-    core_diff = [item for item in diff if table_of(item) in CORE_TABLES]
+def _table_of(item: object) -> str | None:
+    if isinstance(item, list):  # modify_* operations come grouped per column
+        return _table_of(item[0])
+    assert isinstance(item, tuple)
+    operation = item[0]
+    if operation.startswith("modify_") or operation in ("add_column", "remove_column"):
+        return item[2]
+    obj = item[1]
+    table = getattr(obj, "table", None)
+    return getattr(table if table is not None else obj, "name", None)
+
+
+@pytest.mark.filterwarnings("ignore:autogenerate skipping")
+def test_core_models_match_migration(db_url: str) -> None:
+    upgrade("heads", url=db_url)
+    core_diff = [item for item in _schema_diff(db_url) if _table_of(item) in CORE_TABLES]
     assert core_diff == []
+
+
+@pytest.mark.filterwarnings("ignore:autogenerate skipping")
+def test_tracker_purges_migration_matches_model_and_downgrades(db_url: str) -> None:
+    import bot.db.models_privacy  # noqa: F401 - registers tracker_purges
+
+    upgrade("0006_telegram_rasa_doubt", url=db_url)
+    assert "tracker_purges" not in _tables(db_url)
+    upgrade("0007_tracker_purges", url=db_url)
+    assert "tracker_purges" in _tables(db_url)
+    assert [item for item in _schema_diff(db_url) if _table_of(item) == "tracker_purges"] == []
+    engine = create_engine(db_url)
+    try:
+        inspector = inspect(engine)
+        assert inspector.get_pk_constraint("tracker_purges")["constrained_columns"] == ["sender_id"]
+        assert [ix["column_names"] for ix in inspector.get_indexes("tracker_purges")] == [["due_at"]]
+    finally:
+        engine.dispose()
+    downgrade("0006_telegram_rasa_doubt", url=db_url)
+    assert "tracker_purges" not in _tables(db_url)
+    assert "telegram_updates" in _tables(db_url)
+    upgrade("heads", url=db_url)
+    assert "tracker_purges" in _tables(db_url)

@@ -67,7 +67,16 @@ async def test_jobs_follow_the_campaigns_table(world: World) -> None:
         assert scheduler.get_job(f"campaign:{once.id}") is None
         service.ensure_system_jobs()
         ids = {job.id for job in scheduler.get_jobs()}
-        assert {"auto:csat", "auto:ticket_followup", "auto:birthday", "auto:nps", "system:reconcile"} <= ids
+        assert {
+            "auto:csat",
+            "auto:ticket_followup",
+            "auto:birthday",
+            "auto:nps",
+            "system:reconcile",
+            "system:tracker_purge",
+        } <= ids
+        purge = scheduler.get_job("system:tracker_purge")
+        assert (purge.coalesce, purge.trigger.interval.total_seconds()) == (True, 60)
         nps = scheduler.get_job("auto:nps")
         assert (nps.coalesce, nps.misfire_grace_time) == (True, 86400)
 

@@ -6,6 +6,8 @@ import json
 import uuid
 from collections.abc import Callable
 from datetime import date
+from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import func, select
@@ -212,3 +214,142 @@ def _summaries(senders: tuple[str, ...]) -> dict[str, tuple[object, ...]]:
     with session_scope() as session:
         rows = session.scalars(select(ConversationSummary).where(ConversationSummary.sender_id.in_(senders)))
         return {r.sender_id: (r.customer_id, r.turns, r.search_text, r.last_user_text) for r in rows}
+
+
+# --- the delayed purge: Rasa re-saves the conversation the erasure was asked for in -----------------------
+
+
+def _identification_session(tracker: Any, sender: str) -> None:
+    """What a real in-chat erasure conversation leaves in the tracker: identification turns with the phone
+    number and birth date, the confirmation, the erasure action and its reply."""
+    tracker.session_started(sender)
+    tracker.turn(sender, "verilerimi silin", "delete_my_data", "Telefon numaranız nedir?")
+    tracker.user(sender, "0532 123 45 67", "inform")
+    tracker.slot(sender, "phone", "+905321234567")
+    tracker.bot(sender, "Doğum tarihiniz?")
+    tracker.user(sender, "15.03.1990", "inform")
+    tracker.slot(sender, "birth_date", "1990-03-15")
+    tracker.turn(sender, "evet", "affirm", "Verileriniz silindi.", action="action_delete_my_data")
+
+
+def _purges() -> dict[str, tuple[Any, ...]]:
+    from bot.db.models_privacy import TrackerPurge
+
+    with session_scope() as session:
+        return {
+            row.sender_id: (row.requested_at, row.due_at, row.attempts, row.last_error)
+            for row in session.scalars(select(TrackerPurge))
+        }
+
+
+@pytest.fixture
+def tracker_store(migrated_db: str) -> Any:
+    """Rasa's ``events`` table at the configured tracker URL, and a writer that inserts rows like Rasa does."""
+    from bot.services import tracker_events
+    from tests.console.conftest import Tracker
+
+    engine = tracker_events.tracker_engine()
+    tracker_events.create_events_table(engine)
+    return Tracker(engine)
+
+
+def test_events_rasa_re_saves_after_an_in_chat_erasure_are_purged_when_due(
+    busy_customer: int, tracker_store: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from datetime import timedelta
+
+    from bot.db.models_console import AgentMessage, ConversationSummary, ReviewFlag
+    from bot.scheduler.jobs import tracker_purge_job
+    from bot.services import tracker_events
+    from bot.services.tx import utcnow
+    from bot.settings import get_settings
+
+    monkeypatch.setenv("PRIVACY_TRACKER_PURGE_DELAY_S", "300")
+    get_settings.cache_clear()
+    _identification_session(tracker_store, "tg-77")
+    tracker_store.turn("tg-99", "kargom nerede", "track_order", "Sipariş numaranız?")
+    tracker_events.sync_summaries()
+    session_events = len(tracker_events.conversation_events("tg-77"))
+
+    report = privacy.erase_customer(busy_customer, "telegram")
+    assert report.tracker_events_deleted == session_events
+    assert _purges() == {"tg-77": (report.erased_at, report.erased_at + timedelta(seconds=300), 0, None)}
+
+    # Rasa saves the tracker it held while the action ran: its SQLTrackerStore finds none of the session's
+    # events stored any more and inserts them all again (phone number and birth date included).
+    _identification_session(tracker_store, "tg-77")
+    tracker_store.turn("tg-99", "teşekkürler", "thank", "Rica ederim")
+    assert len(tracker_events.conversation_events("tg-77")) == session_events
+    # Meanwhile an agent writes to the conversation; the console copies it.
+    with session_scope(write=True) as session:
+        session.add(AgentMessage(sender_id="tg-77", text="Ayşe Hanım, verileriniz silindi", created_at=utcnow()))
+    # The console's sync does not copy the re-saved events of a conversation waiting for its purge.
+    sync = tracker_events.sync_summaries()
+    assert sync.caught_up and sync.events_read > session_events
+    with session_scope() as session:
+        summaries = {s.sender_id: s.turns for s in session.scalars(select(ConversationSummary))}
+        # Nor does it flag her low CSAT score (erasure removed that flag) for review again.
+        assert session.scalars(select(ReviewFlag.sender_id)).all() == []
+    assert summaries == {"tg-99": 2}
+
+    # Not due yet: nothing is purged.
+    early = tracker_purge_job(now=report.erased_at + timedelta(seconds=299))
+    assert (early.due, early.purged) == (0, 0)
+    assert len(tracker_events.conversation_events("tg-77")) == session_events
+    assert set(_purges()) == {"tg-77"}
+
+    due = tracker_purge_job(now=report.erased_at + timedelta(seconds=301))
+    assert (due.due, due.purged, due.failed, due.tracker_events_deleted) == (1, 1, 0, session_events)
+    assert due.console_records_deleted == 1  # the agent's message
+    assert tracker_events.conversation_events("tg-77") == []
+    assert _purges() == {}  # the sender id is not kept
+    with session_scope() as session:
+        assert session.scalars(select(AgentMessage.sender_id)).all() == []
+    # The other conversation is untouched, and nothing brings the erased one back.
+    assert len(tracker_events.conversation_events("tg-99")) == 2 * 5
+    tracker_events.sync_summaries()
+    tracker_events.rebuild_summaries()
+    with session_scope() as session:
+        assert set(session.scalars(select(ConversationSummary.sender_id))) == {"tg-99"}
+        assert session.scalars(select(ReviewFlag.sender_id)).all() == []
+    again = tracker_purge_job(now=report.erased_at + timedelta(hours=1))
+    assert (again.due, again.purged) == (0, 0)
+
+
+def test_a_failing_tracker_store_keeps_the_purge_for_a_retry(
+    busy_customer: int, tracker_store: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from datetime import timedelta
+
+    from bot.scheduler.jobs import tracker_purge_job
+    from bot.services import tracker_events
+    from bot.settings import get_settings
+
+    report = privacy.erase_customer(busy_customer, "telegram")
+    due_at = report.erased_at + timedelta(seconds=get_settings().privacy_tracker_purge_delay_s)
+    assert get_settings().privacy_tracker_purge_delay_s == 120
+    _identification_session(tracker_store, "tg-77")  # Rasa re-saves the session
+    working_url = get_settings().effective_tracker_url
+
+    # The tracker store becomes unreachable: a SQLite file that cannot be opened / a closed PostgreSQL port.
+    broken = (
+        f"sqlite:///{tmp_path / 'no-such-dir' / 'tracker.db'}"
+        if working_url.startswith("sqlite")
+        else "postgresql+psycopg://postgres@127.0.0.1:1/memnun"
+    )
+    monkeypatch.setenv("TRACKER_DATABASE_URL", broken)
+    get_settings.cache_clear()
+    for attempt in (1, 2):
+        failed = tracker_purge_job(now=due_at + timedelta(minutes=attempt))
+        assert (failed.due, failed.purged, failed.failed) == (1, 0, 1)
+        assert failed.error is not None and "OperationalError" in failed.error
+        assert _purges() == {"tg-77": (report.erased_at, due_at, attempt, failed.error)}
+
+    # Back up: the next run purges the re-saved events and forgets the sender id.
+    monkeypatch.setenv("TRACKER_DATABASE_URL", working_url)
+    get_settings.cache_clear()
+    assert len(tracker_events.conversation_events("tg-77")) > 0
+    done = tracker_purge_job(now=due_at + timedelta(minutes=3))
+    assert (done.due, done.purged, done.failed) == (1, 1, 0)
+    assert tracker_events.conversation_events("tg-77") == []
+    assert _purges() == {}
