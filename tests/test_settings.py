@@ -4,6 +4,7 @@ defaults and parsing rules."""
 from __future__ import annotations
 
 import os
+from datetime import time
 
 import pytest
 
@@ -20,7 +21,16 @@ def test_defaults_are_the_documented_ones(monkeypatch: pytest.MonkeyPatch) -> No
     assert settings.console_low_confidence_threshold == 0.6
     assert settings.telegram_webhook_listen == "127.0.0.1"
     assert (settings.webchat_socket_url, settings.webchat_socket_path) == (None, "/socket.io")
-    assert OutreachConfig.load(settings) == OutreachConfig()
+    config = OutreachConfig.load(settings)
+    assert (config.timezone, config.quiet_start, config.quiet_end) == ("Europe/Istanbul", time(21, 0), time(9, 0))
+    assert (config.survey_cap_days, config.answer_window_days, config.marketing_cap_days) == (30, 7, 7)
+    assert (config.max_attempts, config.lease_seconds, config.uncertain_policy) == (5, 60.0, "at_most_once")
+
+
+def test_unparseable_quiet_hours_fall_back_to_the_settings_defaults() -> None:
+    settings = Settings(_env_file=None, quiet_hours_start="late", quiet_hours_end="22:30")  # type: ignore[call-arg]
+    config = OutreachConfig.load(settings)
+    assert (config.quiet_start, config.quiet_end) == (time(21, 0), time(22, 30))
 
 
 def test_environment_names_and_parsing(monkeypatch: pytest.MonkeyPatch) -> None:

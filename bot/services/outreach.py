@@ -70,12 +70,15 @@ CHANNEL_PREFERENCE = ("telegram", "web")
 # --------------------------------------------------------------------------------------------------------------
 
 
-def _parse_clock(value: str, default: time) -> time:
-    try:
-        hours, _, minutes = value.strip().partition(":")
-        return time(int(hours), int(minutes or 0))
-    except (ValueError, AttributeError):
-        return default
+def _parse_clock(value: str, default: str) -> time:
+    """``HH:MM`` as a time; an unparseable value falls back to ``default`` (the setting's own default)."""
+    for candidate in (value, default):
+        try:
+            hours, _, minutes = candidate.strip().partition(":")
+            return time(int(hours), int(minutes or 0))
+        except (ValueError, AttributeError):
+            continue
+    raise ValueError(f"not a clock time: {default!r}")
 
 
 @dataclass(frozen=True)
@@ -83,46 +86,46 @@ class OutreachConfig:
     """Everything tunable about proactive messages, in one place.
 
     Built from ``Settings`` (:meth:`load`): the shared business rules (quiet hours, survey frequency cap,
-    answer window, timezone) and the ``OUTREACH_*`` fields. The defaults below are the same as the settings'
-    and serve code that builds a config by hand (tests, benchmarks).
+    answer window, timezone) and the ``OUTREACH_*`` fields. ``Settings`` is the only source of the defaults;
+    code that needs a variant (tests, benchmarks) uses ``dataclasses.replace(OutreachConfig.load(...), ...)``.
     """
 
-    timezone: str = "Europe/Istanbul"
-    quiet_start: time = time(21, 0)
-    quiet_end: time = time(9, 0)
+    timezone: str
+    quiet_start: time
+    quiet_end: time
     #: At most one survey (CSAT/NPS, any campaign or automatic occasion) per customer per this many days.
-    survey_cap_days: int = 30
+    survey_cap_days: int
     #: At most one commercial campaign message per customer per this many days.
-    marketing_cap_days: int = 7
+    marketing_cap_days: int
     #: Answers later than this after sending are not accepted.
-    answer_window_days: int = 7
-    csat_enabled: bool = True
-    csat_delay_hours: float = 2.0
-    ticket_followup_enabled: bool = True
-    ticket_followup_delay_days: float = 2.0
-    birthday_enabled: bool = True
-    birthday_send_hour: int = 9
-    nps_enabled: bool = True
-    nps_interval_days: int = 90
-    nps_daily_limit: int = 500
-    nps_active_days: int = 365
+    answer_window_days: int
+    csat_enabled: bool
+    csat_delay_hours: float
+    ticket_followup_enabled: bool
+    ticket_followup_delay_days: float
+    birthday_enabled: bool
+    birthday_send_hour: int
+    nps_enabled: bool
+    nps_interval_days: int
+    nps_daily_limit: int
+    nps_active_days: int
     #: Rasa / channel attempts before a row is marked failed.
-    max_attempts: int = 5
-    lease_seconds: float = 60.0
-    uncertain_policy: Literal["at_most_once", "at_least_once"] = "at_most_once"
-    campaign_misfire_grace_s: int = 3600
-    scan_misfire_grace_s: int = 86400
+    max_attempts: int
+    lease_seconds: float
+    uncertain_policy: Literal["at_most_once", "at_least_once"]
+    campaign_misfire_grace_s: int
+    scan_misfire_grace_s: int
 
     @classmethod
     def load(cls, settings: Settings | None = None) -> OutreachConfig:
         """The configuration of ``settings`` (default: the process settings, so tests that change the
         environment and clear :func:`get_settings`' cache see their values)."""
         s = settings or get_settings()
-        d = cls()
+        fields = Settings.model_fields
         return cls(
             timezone=s.timezone,
-            quiet_start=_parse_clock(s.quiet_hours_start, d.quiet_start),
-            quiet_end=_parse_clock(s.quiet_hours_end, d.quiet_end),
+            quiet_start=_parse_clock(s.quiet_hours_start, fields["quiet_hours_start"].default),
+            quiet_end=_parse_clock(s.quiet_hours_end, fields["quiet_hours_end"].default),
             survey_cap_days=s.survey_frequency_cap_days,
             marketing_cap_days=s.outreach_marketing_cap_days,
             answer_window_days=s.survey_answer_window_days,

@@ -117,6 +117,12 @@ def erase_customer(customer_id: int, requested_via: str, *, actor: str = "system
         # the customer stays un-erased and a retry finds (and forgets) the same conversations again.
         senders = _conversation_ids(session, customer_id)
         tracker_deleted = tracker_events.delete_tracker_events(senders)
+        # Lock the console sync's state row before deleting the console's copies and scheduling the purges:
+        # a sync that read these conversations' events before the delete above would otherwise write their
+        # summaries again just after this commits. With the lock, such a sync either commits before the
+        # deletes below (which then remove what it wrote) or, after this commits, sees the pending purges
+        # (see tracker_events.lock_sync_state_in). Taken after the tracker delete: syncs wait only briefly.
+        tracker_events.lock_sync_state_in(session)
         console_deleted = sum(tracker_events.forget_conversation_in(session, sender) for sender in senders)
         inbox_deleted = sum(
             web_inbox.forget_sender_in(session, sender) for sender in senders if web_inbox.is_web_sender(sender)
@@ -259,6 +265,10 @@ def purge_due_tracker_events(*, now: datetime | None = None, limit: int = PURGE_
     try:
         events_deleted = tracker_events.delete_tracker_events(due)
         with transaction(write=True) as session:
+            # As in erase_customer: a sync that read these events before the delete above must not write
+            # their summaries after this commits (it no longer sees the purge rows this deletes, but it sees
+            # the events gone; see tracker_events.lock_sync_state_in).
+            tracker_events.lock_sync_state_in(session)
             console_deleted = sum(tracker_events.forget_conversation_in(session, sender) for sender in due)
             done = session.execute(
                 delete(TrackerPurge).where(TrackerPurge.sender_id.in_(due), TrackerPurge.due_at <= now),

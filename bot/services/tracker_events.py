@@ -29,6 +29,12 @@ Correctness notes (why the code looks the way it does):
 * Only ``user`` and ``slot`` events need their JSON parsed; the others are counted from their columns.
 * Conversations with a pending delayed purge (``tracker_purges``, see :mod:`bot.services.privacy`) are
   skipped: they belong to an erased customer and Rasa may have re-saved their events after the erasure.
+* Erasure races the sync: a sync may read a conversation's events just before an erasure (or a delayed
+  purge) deletes them with the console's copies, and write its summary just after. The ``tracker_sync_state``
+  row serialises them: the sync's cursor compare-and-set locks it, erasure and the purge lock it
+  (:func:`lock_sync_state_in`) before deleting the copies, and the sync checks for pending purges and for
+  deleted events only after its compare-and-set, in the transaction that writes. Whichever commits first,
+  the other sees it (see :func:`_apply`).
 * Customer text copied here is masked (card numbers, T.C. kimlik numbers) like every other free text we
   store. :func:`rebuild_summaries` recomputes everything from the tracker if the tables are ever in doubt.
 """
@@ -39,7 +45,7 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from types import MappingProxyType
@@ -394,6 +400,61 @@ def pending_purges_in(session: Session, sender_ids: Sequence[str]) -> set[str]:
     return pending
 
 
+def lock_sync_state_in(session: Session) -> None:
+    """Inside the caller's write transaction: lock the sync's state row until it commits.
+
+    Erasure and the delayed purge call this *before* deleting a conversation's console copies. The sync's
+    cursor compare-and-set (:func:`_apply`) locks the same row, so the two transactions cannot overlap:
+
+    * sync first: the eraser waits here until the sync has committed, and its deletes (later statements, so
+      a fresh snapshot on PostgreSQL's READ COMMITTED) then see and remove what the sync just wrote;
+    * eraser first: the sync's compare-and-set waits until the erasure has committed, and its checks for
+      pending purges and deleted tracker events, which follow the compare-and-set, then see the erasure.
+
+    On PostgreSQL that is a ``SELECT ... FOR UPDATE`` (the row is created first if no sync ever ran, so
+    there is always something to lock); on SQLite every write transaction starts with ``BEGIN IMMEDIATE``
+    and already excludes the other writers, the lock clause is not rendered.
+    """
+    locked = select(TrackerSyncState.name).where(TrackerSyncState.name == SYNC_STATE_NAME).with_for_update()
+    if session.scalar(locked) is None:
+        stmt = dialect_insert(session, TrackerSyncState).values(
+            name=SYNC_STATE_NAME, last_event_id=0, pending_gaps="[]", updated_at=utcnow()
+        )
+        session.execute(stmt.on_conflict_do_nothing())
+        session.scalar(locked)
+
+
+#: Test seam, like :mod:`bot.scheduler.failpoints` but pausing instead of killing: when set, the sync calls
+#: it with the name of the step it reached (``"events_read"``: events read, nothing written yet;
+#: ``"checked"``: inside the writing transaction, cursor compare-and-set done, pending purges and deleted
+#: events filtered out, summaries not written yet), so a test can hold a sync there and race an erasure
+#: against it. Always None in production.
+sync_step_hook: Callable[[str], None] | None = None
+
+
+def _step(name: str) -> None:
+    hook = sync_step_hook
+    if hook is not None:
+        hook(name)
+
+
+def _senders_gone_from_tracker(deltas: Mapping[str, _Delta]) -> set[str]:
+    """Senders of ``deltas`` whose events read for this batch are no longer in the tracker store.
+
+    Only erasure and the delayed purge delete events, always a whole conversation at once, so probing one
+    event id per sender is enough. The purge deletes the ``tracker_purges`` row too, so for a sync that read
+    the events before the purge this is what tells it they are gone.
+    """
+    probe = {delta.last_event_id: sender for sender, delta in deltas.items()}
+    ids = sorted(probe)
+    present: set[int] = set()
+    with tracker_engine().connect() as conn:
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            present.update(conn.scalars(select(events_table.c.id).where(events_table.c.id.in_(chunk))))
+    return {sender for event_id, sender in probe.items() if event_id not in present}
+
+
 def dialect_insert(session: Session, table: Any) -> Any:
     if session.get_bind().dialect.name == "postgresql":
         from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -453,6 +514,7 @@ def sync_summaries(
                 select(*_ROW_COLUMNS).where(events_table.c.id > cursor).order_by(events_table.c.id).limit(batch_size)
             ).all()
             late = conn.execute(select(*_ROW_COLUMNS).where(events_table.c.id.in_(gap_ids))).all() if gap_ids else []
+        _step("events_read")
         if not rows and not late:
             # Still expire old gaps so the list does not grow for ever.
             _store_gaps_only(cursor, gaps, now_epoch)
@@ -516,10 +578,22 @@ def _apply(deltas: dict[str, _Delta], old_cursor: int, new_cursor: int, gaps: li
         if moved.rowcount != 1:  # type: ignore[attr-defined]
             session.rollback()
             return None
+        # The compare-and-set above holds the state row's lock until this transaction ends, and erasure and
+        # the delayed purge take that lock before deleting a conversation's console copies
+        # (lock_sync_state_in). The events were read before the lock, possibly just before an erasure deleted
+        # them, so the checks below must come after it: an erasure that committed first is visible to them
+        # (on PostgreSQL each statement here takes a fresh snapshot, after the lock wait), and one that
+        # commits later waits for this transaction and then deletes what it writes. Checked earlier, a sync
+        # could re-create an erased customer's summary and flags, and nothing but a rebuild would remove them.
         # Conversations of an erased customer waiting for their delayed purge (Rasa may have re-saved their
         # events after the erasure): not copied into the console; the purge deletes them from the tracker.
         for sender_id in pending_purges_in(session, list(deltas)):
             del deltas[sender_id]
+        # Conversations whose events were deleted after we read them (the purge deletes its tracker_purges
+        # row as well, so the check above cannot see those).
+        for sender_id in _senders_gone_from_tracker(deltas) if deltas else ():
+            del deltas[sender_id]
+        _step("checked")
         senders = list(deltas)
         existing: dict[str, ConversationSummary] = {}
         for start in range(0, len(senders), 500):
@@ -728,6 +802,13 @@ def refresh_domain_flags(*, now: datetime | None = None, overlap: timedelta = ti
     since = (since - overlap) if since else datetime(1970, 1, 1, tzinfo=UTC)
     created = 0
     with transaction(write=True) as session:
+        # Lock the state row first, as _apply does: an erasure (which takes the same lock) either committed
+        # before the reads below, so they see the customer erased and the survey comments redacted, or waits
+        # for this transaction and then deletes the flags it creates. Also keeps the lock order of _apply
+        # (state row, then summaries).
+        session.execute(
+            update(TrackerSyncState).where(TrackerSyncState.name == SYNC_STATE_NAME).values(domain_synced_at=now)
+        )
         changed: set[str] = set()
         changed.update(
             s
@@ -800,9 +881,6 @@ def refresh_domain_flags(*, now: datetime | None = None, overlap: timedelta = ti
                 .returning(ReviewFlag.id)
             )
             created = len(session.execute(stmt, rows).all())
-        session.execute(
-            update(TrackerSyncState).where(TrackerSyncState.name == SYNC_STATE_NAME).values(domain_synced_at=now)
-        )
     return created
 
 
@@ -904,6 +982,8 @@ def forget_conversation_in(session: Session, sender_id: str) -> int:
     :func:`delete_tracker_events`; a rebuild would drop them anyway), review flags and intent corrections
     (they quote the customer's turns), reviewers' tags and notes, and what agents wrote to the person.
     Stays: handovers, as statistics, without their customer link. Returns the number of rows removed.
+    Call :func:`lock_sync_state_in` first in the same transaction, or a running sync may write the summary
+    again right after.
     """
     removed = 0
     for model in _CONVERSATION_COPIES:
@@ -921,6 +1001,7 @@ def forget_conversation_in(session: Session, sender_id: str) -> int:
 def forget_conversation(sender_id: str) -> int:
     """:func:`forget_conversation_in` in a transaction of its own."""
     with transaction(write=True) as session:
+        lock_sync_state_in(session)
         return forget_conversation_in(session, sender_id)
 
 
@@ -935,6 +1016,7 @@ __all__ = [
     "events_table",
     "forget_conversation",
     "forget_conversation_in",
+    "lock_sync_state_in",
     "pending_purges_in",
     "rebuild_summaries",
     "refresh_domain_flags",

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import pytest
-from alembic.autogenerate import compare_metadata
-from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import create_engine, inspect
 
 import bot.db.models  # noqa: F401 - registers the core tables
-from bot.db.base import Base
 from bot.db.migrate import alembic_config, downgrade, upgrade
+from tests.db.schema import schema_diff
 
 CORE_TABLES = {
     "customers",
@@ -58,34 +56,10 @@ def test_upgrade_from_empty_and_downgrade_to_base(db_url: str) -> None:
     assert _tables(db_url) >= CORE_TABLES
 
 
-def _schema_diff(url: str) -> list[object]:
-    """What differs between the migrated database at ``url`` and the models."""
-    engine = create_engine(url)
-    try:
-        with engine.connect() as connection:
-            context = MigrationContext.configure(connection, opts={"compare_type": True})
-            return list(compare_metadata(context, Base.metadata))
-    finally:
-        engine.dispose()
-
-
-def _table_of(item: object) -> str | None:
-    if isinstance(item, list):  # modify_* operations come grouped per column
-        return _table_of(item[0])
-    assert isinstance(item, tuple)
-    operation = item[0]
-    if operation.startswith("modify_") or operation in ("add_column", "remove_column"):
-        return item[2]
-    obj = item[1]
-    table = getattr(obj, "table", None)
-    return getattr(table if table is not None else obj, "name", None)
-
-
 @pytest.mark.filterwarnings("ignore:autogenerate skipping")
 def test_core_models_match_migration(db_url: str) -> None:
     upgrade("heads", url=db_url)
-    core_diff = [item for item in _schema_diff(db_url) if _table_of(item) in CORE_TABLES]
-    assert core_diff == []
+    assert schema_diff(db_url, CORE_TABLES) == []
 
 
 @pytest.mark.filterwarnings("ignore:autogenerate skipping")
@@ -96,7 +70,7 @@ def test_tracker_purges_migration_matches_model_and_downgrades(db_url: str) -> N
     assert "tracker_purges" not in _tables(db_url)
     upgrade("0007_tracker_purges", url=db_url)
     assert "tracker_purges" in _tables(db_url)
-    assert [item for item in _schema_diff(db_url) if _table_of(item) == "tracker_purges"] == []
+    assert schema_diff(db_url, {"tracker_purges"}) == []
     engine = create_engine(db_url)
     try:
         inspector = inspect(engine)

@@ -55,6 +55,7 @@ _ALLOWED_HTML_TAGS = {"b", "strong", "i", "em", "u", "ins", "s", "strike", "del"
                       "tg-spoiler", "tg-emoji", "blockquote"}
 _TAG = re.compile(r"<(/?)([a-zA-Z][a-zA-Z0-9-]*)((?:\s+[^<>]*)?)>")
 _ENTITY = re.compile(r"&(lt|gt|amp|quot|#\d+|#x[0-9a-fA-F]+);")
+_CAPTION_TOO_LONG = "Bad Request: message caption is too long"
 
 
 class TelegramError(Exception):
@@ -615,15 +616,26 @@ class FakeTelegramAPI:
             return parse_html(text)
         raise TelegramError(400, f"Bad Request: unsupported parse_mode {parse_mode!r} in this fake")
 
-    def _store(self, chat_id: int, *, text: str | None, raw: str | None, parse_mode: str | None,
-               photo: str | None, markup: dict[str, Any] | None, document: Upload | None = None) -> SentMessage:
+    def _record_send(
+        self, chat_id: int, params: dict[str, Any], *, raw: str | None, limit: int, too_long: str,
+        photo: str | None = None, document: Upload | None = None,
+    ) -> dict[str, Any]:
+        """What every send method shares once its own payload is checked: parse ``raw`` (the text or caption)
+        like Telegram, check its length (``limit`` UTF-16 units, else 400 ``too_long``) and the keyboard, then
+        record the message the customer sees and answer it."""
+        parse_mode = params.get("parse_mode")
+        visible = self._visible(str(raw), parse_mode) if raw else None
+        if visible is not None and utf16_len(visible) > limit:
+            raise TelegramError(400, too_long)
+        markup = params.get("reply_markup")
+        self._check_markup(markup)
         message = SentMessage(
-            chat_id=chat_id, message_id=self._next_message_id(chat_id), text=text, raw_text=raw,
+            chat_id=chat_id, message_id=self._next_message_id(chat_id), text=visible, raw_text=raw,
             parse_mode=parse_mode, photo=photo, reply_markup=markup,
             inline_keyboard=(markup or {}).get("inline_keyboard") or None, at=time.monotonic(), document=document,
         )
         self.messages.setdefault(chat_id, []).append(message)
-        return message
+        return message.as_dict(self.bot_user)
 
     # -- API methods --------------------------------------------------------------------------------------------
 
@@ -686,14 +698,7 @@ class FakeTelegramAPI:
         raw = params.get("text")
         if not raw or not str(raw).strip():
             raise TelegramError(400, "Bad Request: message text is empty")
-        visible = self._visible(str(raw), params.get("parse_mode"))
-        if utf16_len(visible) > 4096:
-            raise TelegramError(400, "Bad Request: message is too long")
-        markup = params.get("reply_markup")
-        self._check_markup(markup)
-        message = self._store(chat_id, text=visible, raw=str(raw), parse_mode=params.get("parse_mode"),
-                              photo=None, markup=markup)
-        return message.as_dict(self.bot_user)
+        return self._record_send(chat_id, params, raw=str(raw), limit=4096, too_long="Bad Request: message is too long")
 
     async def _api_sendPhoto(self, params: dict[str, Any]) -> dict[str, Any]:
         chat_id = self._require_chat(params)
@@ -702,15 +707,8 @@ class FakeTelegramAPI:
             raise TelegramError(400, "Bad Request: there is no photo in the request")
         if photo in self.unfetchable_photos:
             raise TelegramError(400, "Bad Request: wrong file identifier/HTTP URL specified")
-        caption = params.get("caption")
-        visible = self._visible(str(caption), params.get("parse_mode")) if caption else None
-        if visible is not None and utf16_len(visible) > 1024:
-            raise TelegramError(400, "Bad Request: message caption is too long")
-        markup = params.get("reply_markup")
-        self._check_markup(markup)
-        message = self._store(chat_id, text=visible, raw=caption, parse_mode=params.get("parse_mode"),
-                              photo=photo, markup=markup)
-        return message.as_dict(self.bot_user)
+        return self._record_send(chat_id, params, raw=params.get("caption"), limit=1024, too_long=_CAPTION_TOO_LONG,
+                                 photo=photo)
 
     async def _api_sendDocument(self, params: dict[str, Any]) -> dict[str, Any]:
         chat_id = self._require_chat(params)
@@ -720,15 +718,8 @@ class FakeTelegramAPI:
             raise TelegramError(400, "Bad Request: there is no document in the request")
         if not document.content:
             raise TelegramError(400, "Bad Request: file must be non-empty")
-        caption = params.get("caption")
-        visible = self._visible(str(caption), params.get("parse_mode")) if caption else None
-        if visible is not None and utf16_len(visible) > 1024:
-            raise TelegramError(400, "Bad Request: message caption is too long")
-        markup = params.get("reply_markup")
-        self._check_markup(markup)
-        message = self._store(chat_id, text=visible, raw=caption, parse_mode=params.get("parse_mode"),
-                              photo=None, markup=markup, document=document)
-        return message.as_dict(self.bot_user)
+        return self._record_send(chat_id, params, raw=params.get("caption"), limit=1024, too_long=_CAPTION_TOO_LONG,
+                                 document=document)
 
     async def _api_answerCallbackQuery(self, params: dict[str, Any]) -> bool:
         query_id = str(params.get("callback_query_id"))

@@ -7,6 +7,8 @@ test database (SQLite and PostgreSQL).
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
@@ -35,6 +37,10 @@ FAST = ConnectorOptions(
 )
 
 StartConnector = Callable[..., Awaitable[TelegramConnector]]
+
+#: The polite notice a customer gets when Rasa does not answer at once.
+NOTICE_TR = "Bir saniye, hemen dönüyorum 🙏"
+NOTICE_EN = "One moment please, I'll be right back 🙏"
 
 
 def settings_for(api: FakeTelegramAPI, rasa: RasaStub, **overrides: Any) -> Settings:
@@ -101,3 +107,38 @@ def journal_rows() -> list[Any]:
         rows = session.scalars(select(TelegramUpdate).order_by(TelegramUpdate.update_id)).all()
         session.expunge_all()
         return list(rows)
+
+
+def journal_done() -> bool:
+    """There are journal rows and every one is closed (replied or failed)."""
+    rows = journal_rows()
+    return bool(rows) and all(r.status in ("replied", "failed") for r in rows)
+
+
+@dataclasses.dataclass
+class Channel:
+    """One test's Telegram set-up: the fake Bot API, the Rasa stub, and ``start`` for connectors wired to both."""
+
+    api: FakeTelegramAPI
+    rasa: RasaStub
+    start: StartConnector
+
+    async def open(
+        self, user_id: int, first_name: str = "Ayşe", language_code: str | None = "tr", **start: Any
+    ) -> tuple[dict[str, Any], TelegramConnector]:
+        """A user who has started the bot, and a started connector (``start`` takes ``start_connector``'s arguments)."""
+        user = self.api.user(user_id, first_name, language_code)
+        return user, await self.start(**start)
+
+    async def settled(self, chat_id: int, count: int, timeout: float = 10.0, quiet_s: float = 0.0) -> None:
+        """``count`` messages were sent to the chat and the journal is done; then ``quiet_s`` more for stragglers."""
+        await self.api.wait_for_messages(chat_id, count, timeout=timeout)
+        await self.api.wait_for(journal_done, message="journal done")
+        if quiet_s:
+            await asyncio.sleep(quiet_s)
+
+
+@pytest.fixture
+def channel(start_connector: StartConnector, telegram_api: FakeTelegramAPI, rasa: RasaStub) -> Channel:
+    """The fake Bot API, the Rasa stub and ``start_connector`` together (the connectors stop at teardown)."""
+    return Channel(api=telegram_api, rasa=rasa, start=start_connector)

@@ -8,53 +8,40 @@ connector is unmodified and talks real HTTP to it, with a short timeout.
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 from typing import Any
 
 import pytest
 
 from bot.channels import rasa_tracker
-from tests.channels.telegram.conftest import FAST, journal_rows
+from tests.channels.telegram.conftest import FAST, NOTICE_EN, NOTICE_TR, Channel, journal_rows
 from tests.fakes.rasa_stub import RasaRequest, RasaStub
-from tests.fakes.telegram_api import FakeTelegramAPI
-
-NOTICE_TR = "Bir saniye, hemen dönüyorum 🙏"
-NOTICE_EN = "One moment please, I'll be right back 🙏"
-
-
-def _done() -> bool:
-    rows = journal_rows()
-    return bool(rows) and all(r.status in ("replied", "failed") for r in rows)
 
 
 def _stored(rasa: RasaStub, sender: str) -> list[str]:
     return [event["text"] for event in rasa.user_events(sender)]
 
 
-async def test_slow_rasa_that_stored_the_message_is_not_sent_it_again(
-    start_connector: Any, telegram_api: FakeTelegramAPI, rasa: RasaStub
-) -> None:
+async def test_slow_rasa_that_stored_the_message_is_not_sent_it_again(channel: Channel) -> None:
     def script(request: RasaRequest) -> list[dict[str, Any]]:
         if request.message == "puanım":
             return [{"text": "Puanınız 120."}, {"text": "Başka?", "buttons": [{"title": "Evet", "payload": "/affirm"}]}]
         return [{"text": f"echo: {request.message}"}]
 
+    api, rasa = channel.api, channel.rasa
     rasa.script = script
-    user = telegram_api.user(7001, "Ayşe", "tr")
     # Rasa handles the message at once but answers only after 1.5 s; the connector gives up after 0.4 s.
     rasa.answer_delay = 1.5
-    await start_connector(rasa_request_timeout_s=0.4)
-    telegram_api.enqueue_text(user, "puanım")
-    await telegram_api.wait_for_messages(7001, 1)
+    user, _ = await channel.open(7001, "Ayşe", "tr", rasa_request_timeout_s=0.4)
+    api.enqueue_text(user, "puanım")
+    await api.wait_for_messages(7001, 1)
     rasa.answer_delay = 0.0
-    telegram_api.enqueue_text(user, "teşekkürler")  # waits behind the first message
-    await telegram_api.wait_for_messages(7001, 4, timeout=10)
-    await telegram_api.wait_for(_done, message="journal done")
-    await asyncio.sleep(1.6)  # the first request's late answer has come and gone; nothing more may follow
+    api.enqueue_text(user, "teşekkürler")  # waits behind the first message
+    # Then the first request's late answer comes and goes; nothing more may follow.
+    await channel.settled(7001, 4, quiet_s=1.6)
 
-    assert telegram_api.texts(7001) == [NOTICE_TR, "Puanınız 120.", "Başka?", "echo: teşekkürler"]
-    assert telegram_api.sent(7001)[2].button_titles == ["Evet"]
+    assert api.texts(7001) == [NOTICE_TR, "Puanınız 120.", "Başka?", "echo: teşekkürler"]
+    assert api.sent(7001)[2].button_titles == ["Evet"]
     # Stored exactly once, in order; the first message was never posted to Rasa a second time.
     assert _stored(rasa, "tg-7001") == ["puanım", "teşekkürler"]
     assert rasa.attempts == 2
@@ -64,101 +51,82 @@ async def test_slow_rasa_that_stored_the_message_is_not_sent_it_again(
     assert second.status == "replied" and second.attempts == 0
 
 
-async def test_server_error_after_rasa_stored_the_message_delivers_the_stored_answer(
-    start_connector: Any, telegram_api: FakeTelegramAPI, rasa: RasaStub
-) -> None:
-    user = telegram_api.user(7002, "John", "en")
+async def test_server_error_after_rasa_stored_the_message_delivers_the_stored_answer(channel: Channel) -> None:
+    api, rasa = channel.api, channel.rasa
     rasa.fail_next(1, status=502, after_handling=True)
-    await start_connector()
-    telegram_api.enqueue_text(user, "where is my order")
-    await telegram_api.wait_for_messages(7002, 2, timeout=10)
-    await telegram_api.wait_for(_done, message="journal done")
-    await asyncio.sleep(0.5)
-    assert telegram_api.texts(7002) == [NOTICE_EN, "echo: where is my order"]
+    user, _ = await channel.open(7002, "John", "en")
+    api.enqueue_text(user, "where is my order")
+    await channel.settled(7002, 2, quiet_s=0.5)
+    assert api.texts(7002) == [NOTICE_EN, "echo: where is my order"]
     assert _stored(rasa, "tg-7002") == ["where is my order"]
     assert rasa.attempts == 1
 
 
-async def test_message_that_never_reached_rasa_is_sent_once_when_rasa_is_back(
-    start_connector: Any, telegram_api: FakeTelegramAPI, rasa: RasaStub
-) -> None:
-    user = telegram_api.user(7003, "John", "en")
-    await start_connector()
+async def test_message_that_never_reached_rasa_is_sent_once_when_rasa_is_back(channel: Channel) -> None:
+    api, rasa = channel.api, channel.rasa
+    user, _ = await channel.open(7003, "John", "en")
     await rasa.go_down()  # connection refused: the request certainly never reached Rasa
-    telegram_api.enqueue_text(user, "hello")
-    await telegram_api.wait_for_messages(7003, 1)
-    await telegram_api.wait_for(lambda: journal_rows()[0].attempts >= 3, message="several refused attempts")
+    api.enqueue_text(user, "hello")
+    await api.wait_for_messages(7003, 1)
+    await api.wait_for(lambda: journal_rows()[0].attempts >= 3, message="several refused attempts")
     assert journal_rows()[0].status == "received"
     await rasa.come_back()
-    await telegram_api.wait_for_messages(7003, 2, timeout=10)
-    await telegram_api.wait_for(_done, message="journal done")
-    await asyncio.sleep(0.5)
-    assert telegram_api.texts(7003) == [NOTICE_EN, "echo: hello"]
+    await channel.settled(7003, 2, quiet_s=0.5)
+    assert api.texts(7003) == [NOTICE_EN, "echo: hello"]
     assert _stored(rasa, "tg-7003") == ["hello"]
     assert rasa.attempts == 1
     # Nothing could have reached Rasa, so there was no reason to look in its tracker.
     assert rasa.tracker_reads == 0
 
 
-async def test_doubt_survives_rasa_going_down_before_the_tracker_could_be_read(
-    start_connector: Any, telegram_api: FakeTelegramAPI, rasa: RasaStub
-) -> None:
-    user = telegram_api.user(7004, "Ayşe", "tr")
+async def test_doubt_survives_rasa_going_down_before_the_tracker_could_be_read(channel: Channel) -> None:
+    api, rasa = channel.api, channel.rasa
     rasa.answer_delay = 1.0
-    await start_connector(options=dataclasses.replace(FAST, retry_base_s=0.8, retry_max_s=0.8),
-                          rasa_request_timeout_s=0.3)
-    telegram_api.enqueue_text(user, "iade")
-    await telegram_api.wait_for_messages(7004, 1)  # timed out, Rasa has it
+    slow_retries = dataclasses.replace(FAST, retry_base_s=0.8, retry_max_s=0.8)
+    user, _ = await channel.open(7004, "Ayşe", "tr", options=slow_retries, rasa_request_timeout_s=0.3)
+    api.enqueue_text(user, "iade")
+    await api.wait_for_messages(7004, 1)  # timed out, Rasa has it
     await rasa.go_down()
     # The tracker cannot be read (connection refused): the update is retried and stays "Rasa may have it".
-    await telegram_api.wait_for(lambda: journal_rows()[0].attempts >= 2, message="a refused tracker read")
+    await api.wait_for(lambda: journal_rows()[0].attempts >= 2, message="a refused tracker read")
     [row] = journal_rows()
     assert row.status == "received" and row.rasa_may_have_it
     await rasa.come_back()
-    await telegram_api.wait_for_messages(7004, 2, timeout=10)
-    await telegram_api.wait_for(_done, message="journal done")
-    await asyncio.sleep(0.5)
-    assert telegram_api.texts(7004) == [NOTICE_TR, "echo: iade"]
+    await channel.settled(7004, 2, quiet_s=0.5)
+    assert api.texts(7004) == [NOTICE_TR, "echo: iade"]
     assert _stored(rasa, "tg-7004") == ["iade"]
     assert rasa.attempts == 1
 
 
-async def test_restart_during_a_slow_answer_delivers_the_stored_answer_without_resending(
-    start_connector: Any, telegram_api: FakeTelegramAPI, rasa: RasaStub
-) -> None:
-    user = telegram_api.user(7005, "Ayşe", "tr")
+async def test_restart_during_a_slow_answer_delivers_the_stored_answer_without_resending(channel: Channel) -> None:
+    api, rasa = channel.api, channel.rasa
     rasa.answer_delay = 3.0
-    first = await start_connector(options=dataclasses.replace(FAST, shutdown_grace_s=0.0))
-    telegram_api.enqueue_text(user, "kargom")
-    await telegram_api.wait_for(lambda: len(rasa.requests) == 1, message="Rasa handled it")
+    user, first = await channel.open(7005, "Ayşe", "tr", options=dataclasses.replace(FAST, shutdown_grace_s=0.0))
+    api.enqueue_text(user, "kargom")
+    await api.wait_for(lambda: len(rasa.requests) == 1, message="Rasa handled it")
     await first.stop()  # the process stops while Rasa's answer is still on its way
     [row] = journal_rows()
     assert row.status == "received" and row.rasa_may_have_it
     rasa.answer_delay = 0.0
-    await start_connector()
-    await telegram_api.wait_for_messages(7005, 1)
-    await telegram_api.wait_for(_done, message="journal done")
-    await asyncio.sleep(0.5)
-    assert telegram_api.texts(7005) == ["echo: kargom"]
+    await channel.start()
+    await channel.settled(7005, 1, quiet_s=0.5)
+    assert api.texts(7005) == ["echo: kargom"]
     assert _stored(rasa, "tg-7005") == ["kargom"]
     assert rasa.attempts == 1
 
 
-async def test_restart_before_rasa_handled_the_message_sends_it_once(
-    start_connector: Any, telegram_api: FakeTelegramAPI, rasa: RasaStub
-) -> None:
-    user = telegram_api.user(7006, "Ayşe", "tr")
+async def test_restart_before_rasa_handled_the_message_sends_it_once(channel: Channel) -> None:
+    api, rasa = channel.api, channel.rasa
     rasa.delay = 1.0  # slow *before* handling: the stopped connector's request is abandoned, as in Rasa
-    first = await start_connector(options=dataclasses.replace(FAST, shutdown_grace_s=0.0))
-    telegram_api.enqueue_text(user, "iade")
-    await telegram_api.wait_for(lambda: rasa.attempts == 1, message="request in flight")
+    user, first = await channel.open(7006, "Ayşe", "tr", options=dataclasses.replace(FAST, shutdown_grace_s=0.0))
+    api.enqueue_text(user, "iade")
+    await api.wait_for(lambda: rasa.attempts == 1, message="request in flight")
     await first.stop()
     rasa.delay = 0.0
-    await start_connector()
-    await telegram_api.wait_for_messages(7006, 1)
-    await telegram_api.wait_for(_done, message="journal done")
-    await telegram_api.wait_for(lambda: rasa.abandoned == 1, message="first request abandoned")
-    assert telegram_api.texts(7006) == ["echo: iade"]
+    await channel.start()
+    await channel.settled(7006, 1)
+    await api.wait_for(lambda: rasa.abandoned == 1, message="first request abandoned")
+    assert api.texts(7006) == ["echo: iade"]
     assert _stored(rasa, "tg-7006") == ["iade"]
     assert rasa.tracker_reads >= 1  # looked first, found nothing, sent it
 
