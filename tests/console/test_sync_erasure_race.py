@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -137,6 +137,25 @@ def _wait_until_blocked(db_url: str, worker: Worker) -> None:
     assert worker.is_alive(), "the erasure did not wait for the sync's transaction"
 
 
+def _race(db_url: str, paused_sync: Any, step: str, action: Callable[[], Any]) -> tuple[Any, Any]:
+    """Run ``action`` against a sync held at ``step``; return (its result, the sync's report).
+
+    At "events_read" the sync holds no lock yet, so the action simply commits first. At "checked" the sync is
+    inside its writing transaction: the action must block on the state row until the sync commits.
+    """
+    pause, sync = paused_sync(step)
+    if step == "events_read":
+        result = action()
+        pause.release()
+        return result, sync.outcome()
+    worker = Worker(action)
+    worker.start()
+    _wait_until_blocked(db_url, worker)
+    pause.release()
+    sync_report = sync.outcome()
+    return worker.outcome(), sync_report
+
+
 @pytest.mark.parametrize(
     "step",
     [
@@ -154,17 +173,7 @@ def test_erasure_during_a_sync_leaves_no_copies(
     _conversation(tracker, ERASED)
     _conversation(tracker, OTHER)
 
-    pause, sync = paused_sync(step)
-    if step == "events_read":
-        report = privacy.erase_customer(customer_id, "console")
-    else:
-        erasure = Worker(lambda: privacy.erase_customer(customer_id, "console"))
-        erasure.start()
-        _wait_until_blocked(migrated_db, erasure)
-    pause.release()
-    sync_report = sync.outcome()
-    if step != "events_read":
-        report = erasure.outcome()
+    report, sync_report = _race(migrated_db, paused_sync, step, lambda: privacy.erase_customer(customer_id, "console"))
 
     assert report.conversations_forgotten == 1 and report.tracker_events_deleted > 0
     assert sync_report.events_read > 0
@@ -188,17 +197,7 @@ def test_delayed_purge_during_a_sync_leaves_no_copies(
     _conversation(tracker, OTHER)
     due = erased.erased_at + timedelta(seconds=get_settings().privacy_tracker_purge_delay_s + 1)
 
-    pause, sync = paused_sync(step)
-    if step == "events_read":
-        purge = privacy.purge_due_tracker_events(now=due)
-    else:
-        purging = Worker(lambda: privacy.purge_due_tracker_events(now=due))
-        purging.start()
-        _wait_until_blocked(migrated_db, purging)
-    pause.release()
-    sync_report = sync.outcome()
-    if step != "events_read":
-        purge = purging.outcome()
+    purge, sync_report = _race(migrated_db, paused_sync, step, lambda: privacy.purge_due_tracker_events(now=due))
 
     assert (purge.due, purge.purged, purge.failed) == (1, 1, 0) and purge.tracker_events_deleted > 0
     assert sync_report.events_read > 0
